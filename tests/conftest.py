@@ -1,0 +1,1 @@
+"""Shared pytest setup. Helper-specific fixtures live in their own test modules."""
