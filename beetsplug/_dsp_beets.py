@@ -1,0 +1,78 @@
+"""beets-side helpers shared by the dspipeline plugins: the `dspipeline:` config section,
+the sidecar location, and turning beets albums into core records."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from beets import config
+
+from beetsplug._dspipeline.keys import album_key
+from beetsplug._dspipeline.sidecar import AlbumRow, Sidecar
+
+if TYPE_CHECKING:
+    from beets.library import Album, Library
+
+config["dspipeline"].add({"sidecar": None, "out_dir": None})
+
+TOKEN_MESSAGE = (
+    "ERROR: Discogs token required for production pipeline.\n"
+    "Set DISCOGS_TOKEN environment variable or add discogsgenres.token to your beets config.\n"
+    "Get token from: https://www.discogs.com/settings/developers"
+)
+
+_sidecars: dict[Path, Sidecar] = {}
+_sidecars_lock = threading.Lock()
+
+
+def _library_dir(lib: Library) -> Path:
+    path = os.fsdecode(lib.path)
+    if path == ":memory:":
+        return Path(config.config_dir())
+    return Path(path).resolve().parent
+
+
+def sidecar_path(lib: Library) -> Path:
+    """`dspipeline.sidecar`, default `dspipeline.db` beside the library database."""
+    view = config["dspipeline"]["sidecar"]
+    if view.get() is not None:
+        return Path(view.as_filename())
+    return _library_dir(lib) / "dspipeline.db"
+
+
+def out_dir(lib: Library) -> Path:
+    """`dspipeline.out_dir`, default `ds_artifacts/` beside the library database."""
+    view = config["dspipeline"]["out_dir"]
+    if view.get() is not None:
+        return Path(view.as_filename())
+    return _library_dir(lib) / "ds_artifacts"
+
+
+def open_sidecar(lib: Library) -> Sidecar:
+    """The process-wide sidecar for this library (plugins and stage threads share it)."""
+    path = sidecar_path(lib)
+    with _sidecars_lock:
+        sidecar = _sidecars.get(path)
+        if sidecar is None:
+            sidecar = _sidecars[path] = Sidecar(path)
+        return sidecar
+
+
+def close_sidecars() -> None:
+    with _sidecars_lock:
+        for sidecar in _sidecars.values():
+            sidecar.close()
+        _sidecars.clear()
+
+
+def album_row(album: Album) -> AlbumRow | None:
+    """The sidecar row of a beets album; None when artist or title is missing."""
+    artist = (album.albumartist or "").strip()
+    title = (album.album or "").strip()
+    if not artist or not title:
+        return None
+    year = int(album.year or 0) or None
+    return AlbumRow(album_key(artist, title), int(album.id), artist, title, year)
