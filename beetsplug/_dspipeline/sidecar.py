@@ -302,6 +302,13 @@ class Sidecar:
                 ),
             )
 
+    def last_lookup_ids(self, album_id: str) -> tuple[int | None, int | None]:
+        """(release id, master id) of the album's last Discogs lookup."""
+        rows = self._query(
+            "SELECT release_id, master_id FROM discogs_lookups WHERE album_id = ?", (album_id,)
+        )
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
     def album_genres(
         self, album_ids: Iterable[str] | None = None
     ) -> dict[str, list[tuple[str, str]]]:
