@@ -1,0 +1,125 @@
+"""Atomic, pickle-free ``.npz`` writing and strict loading.
+
+A crash or kill during :func:`write_npz_atomic` never leaves a half-written file at ``path``:
+the arrays go to a temporary file in the same directory, which is flushed, fsynced and then
+renamed over the target with :func:`os.replace` (atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ArtifactFileError",
+    "json_array",
+    "load_npz",
+    "read_json_array",
+    "str_array",
+    "write_npz_atomic",
+]
+
+
+class ArtifactFileError(ValueError):
+    """An ``.npz`` file is missing, unreadable, pickled or lacks required keys."""
+
+
+def json_array(value: object) -> np.ndarray:
+    """Encode ``value`` as JSON in a 0-d numpy unicode array (loads without pickle)."""
+    return np.array(json.dumps(value, ensure_ascii=False, sort_keys=True))
+
+
+def read_json_array(array: np.ndarray, *, path: Path | str, key: str) -> Any:
+    """Decode a 0-d unicode array written by :func:`json_array`; clear error otherwise."""
+    if array.ndim != 0 or array.dtype.kind != "U":
+        raise ArtifactFileError(f"{path}: '{key}' is not a 0-d unicode JSON string")
+    try:
+        return json.loads(str(array[()]))
+    except json.JSONDecodeError as exc:
+        raise ArtifactFileError(f"{path}: '{key}' is not valid JSON ({exc.msg})") from None
+
+
+def write_npz_atomic(path: Path | str, **arrays: np.ndarray) -> Path:
+    """Write ``arrays`` to the uncompressed ``.npz`` file ``path`` atomically.
+
+    Object arrays are refused, so the result always loads with ``allow_pickle=False``.
+    Returns the final path.
+    """
+    target = Path(path)
+    for key, value in arrays.items():
+        if np.asarray(value).dtype.kind == "O":
+            raise ValueError(f"{target}: array '{key}' has dtype object (would need pickle)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, allow_pickle=False, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not supported on every platform (e.g. Windows).
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def load_npz(
+    path: Path | str, *, required: Iterable[str] = (), keys: Iterable[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Load all (or only ``keys``) arrays of ``path`` with ``allow_pickle=False``.
+
+    Raises :class:`ArtifactFileError` with a one-line message naming the file when it is
+    missing, not an npz archive, contains pickled objects or lacks a ``required`` key.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ArtifactFileError(f"{source}: file not found")
+    if not zipfile.is_zipfile(source):
+        # np.load would try to unpickle it and report a misleading cause.
+        raise ArtifactFileError(f"{source}: unreadable (not an npz/zip archive)")
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            names = set(archive.files)
+            missing = [key for key in required if key not in names]
+            if missing:
+                raise ArtifactFileError(f"{source}: missing keys {', '.join(sorted(missing))}")
+            wanted = names if keys is None else names & set(keys)
+            return {key: archive[key] for key in sorted(wanted)}
+    except ArtifactFileError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ArtifactFileError(
+                f"{source}: contains pickled objects (refused, allow_pickle=False)"
+            ) from None
+        raise ArtifactFileError(f"{source}: unreadable ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ArtifactFileError(f"{source}: unreadable ({exc})") from None
+
+
+def str_array(values: Iterable[str] | Mapping[str, object]) -> np.ndarray:
+    """A (N,) numpy unicode array (never object dtype), also for an empty input."""
+    items = list(values)
+    return np.array(items, dtype=np.str_) if items else np.zeros(0, dtype="<U1")
