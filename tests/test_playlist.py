@@ -1,0 +1,534 @@
+"""Playlist core: gates, floors, artist rules, ordering, M3U and artifact loading errors.
+
+Artifacts are written to disk following the contract in docs (data_matrices_step1.npz) and
+loaded back with the real loader; audio paths point at real files the tests create.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beetsplug._dspipeline.npzio import json_array, str_array, write_npz_atomic
+from beetsplug._dspipeline.playlist import (
+    DEFAULT_MODES,
+    MATRICES_FILE,
+    Artifacts,
+    ArtifactsInvalid,
+    ArtifactsMissing,
+    ModeSettings,
+    PlaylistEntry,
+    PlaylistError,
+    generate_playlist,
+    genre_similarity,
+    load_artifacts,
+    write_m3u,
+)
+
+SONIC_DIM = 137
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def write_artifacts(
+    out_dir: Path,
+    *,
+    sonic: np.ndarray,
+    genre_raw: np.ndarray,
+    genre_smoothed: np.ndarray | None = None,
+    artists: Sequence[str],
+    titles: Sequence[str] | None = None,
+    genre_vocab: Sequence[str] | None = None,
+    touch_files: bool = True,
+    sonic_start: np.ndarray | None = None,
+    sonic_end: np.ndarray | None = None,
+    bpm: np.ndarray | None = None,
+    **overrides: np.ndarray,
+) -> Path:
+    """Write contract-shaped DS artifacts (and empty audio files) under ``out_dir``."""
+    n_tracks, n_genres = genre_raw.shape
+    if genre_smoothed is None:
+        genre_smoothed = genre_raw
+    vocab = list(genre_vocab or [f"genre{j}" for j in range(n_genres)])
+    titles = list(titles or [f"Song {i}" for i in range(n_tracks)])
+    music = out_dir / "music"
+    music.mkdir(parents=True, exist_ok=True)
+    paths = [str(music / f"track{i:05d}.mp3") for i in range(n_tracks)]
+    if touch_files:
+        for path in paths:
+            Path(path).write_bytes(b"")
+    sonic_unit = _unit_rows(sonic)
+    genre_unit = _unit_rows(genre_smoothed)
+    hybrid = _unit_rows(np.hstack([np.sqrt(0.6) * sonic_unit, np.sqrt(0.4) * genre_unit]))
+    arrays: dict[str, np.ndarray] = {
+        "track_ids": str_array(f"t{i:06d}" for i in range(n_tracks)),
+        "artist_keys": str_array(a.lower() for a in artists),
+        "track_artists": str_array(artists),
+        "track_titles": str_array(titles),
+        "X_sonic": np.zeros((n_tracks, SONIC_DIM), dtype=np.float32),
+        "X_genre_raw": genre_raw.astype(np.float32),
+        "X_genre_smoothed": genre_smoothed.astype(np.float32),
+        "genre_vocab": str_array(vocab),
+        "item_ids": np.arange(1, n_tracks + 1, dtype=np.int64) * 10,
+        "item_paths": str_array(paths),
+        "album_ids": str_array(f"al{i // 10}" for i in range(n_tracks)),
+        "dsp_sonic_embedding": sonic_unit,
+        "dsp_genre_embedding": genre_unit,
+        "dsp_hybrid_embedding": hybrid,
+        "dsp_meta": json_array(
+            {"format": "dspipeline-artifacts", "format_version": 1, "n_tracks": n_tracks}
+        ),
+    }
+    if sonic_start is not None:
+        arrays["dsp_sonic_embedding_start"] = _unit_rows(sonic_start)
+    if sonic_end is not None:
+        arrays["dsp_sonic_embedding_end"] = _unit_rows(sonic_end)
+    if bpm is not None:
+        arrays["bpm_array"] = bpm.astype(np.float32)
+    arrays.update(overrides)
+    write_npz_atomic(out_dir / MATRICES_FILE, **arrays)
+    return out_dir
+
+
+def cluster_library(
+    n_clusters: int = 4,
+    per_cluster: int = 60,
+    artists_per_cluster: int = 12,
+    genres_per_cluster: int = 3,
+    sonic_noise: float = 0.8,
+    stray_genre_share: float = 0.15,
+    seed: int = 7,
+) -> dict[str, np.ndarray]:
+    """A library with known clusters: each shares genres and a sonic centre, plus noise.
+
+    A share of tracks also carries one genre of another cluster, so gates are not trivial.
+    Returns sonic (N,D), genre_raw (N,G), genre_smoothed (N,G) = raw @ Jaccard, labels (N,),
+    artists (N,).
+    """
+    rng = np.random.default_rng(seed)
+    n_tracks = n_clusters * per_cluster
+    n_genres = n_clusters * genres_per_cluster
+    labels = np.repeat(np.arange(n_clusters), per_cluster)
+    centres = rng.normal(size=(n_clusters, 24))
+    sonic = centres[labels] + sonic_noise * rng.normal(size=(n_tracks, 24))
+    genre_raw = np.zeros((n_tracks, n_genres), dtype=np.float32)
+    for i, label in enumerate(labels):
+        own = label * genres_per_cluster + rng.choice(
+            genres_per_cluster, size=rng.integers(1, genres_per_cluster + 1), replace=False
+        )
+        genre_raw[i, own] = 1.0
+        if rng.random() < stray_genre_share:
+            other = (label + rng.integers(1, n_clusters)) % n_clusters
+            genre_raw[i, other * genres_per_cluster + rng.integers(genres_per_cluster)] = 0.8
+    present = (genre_raw > 0).astype(np.float32)
+    cooc = present.T @ present
+    counts = np.diag(cooc)
+    jaccard = cooc / (counts[:, None] + counts[None, :] - cooc)
+    artists = np.array(
+        [
+            f"Artist {label}-{(i % per_cluster) % artists_per_cluster}"
+            for i, label in enumerate(labels)
+        ]
+    )
+    return {
+        "sonic": sonic,
+        "genre_raw": genre_raw,
+        "genre_smoothed": genre_raw @ jaccard,
+        "labels": labels,
+        "artists": artists,
+    }
+
+
+@pytest.fixture(scope="module")
+def clustered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Artifacts, np.ndarray]:
+    lib = cluster_library()
+    out = write_artifacts(
+        tmp_path_factory.mktemp("clustered"),
+        sonic=lib["sonic"],
+        genre_raw=lib["genre_raw"],
+        genre_smoothed=lib["genre_smoothed"],
+        artists=list(lib["artists"]),
+    )
+    return load_artifacts(out), lib["labels"]
+
+
+def _precision(entries: list[PlaylistEntry], labels: np.ndarray, cluster: int) -> float:
+    rest = [e for e in entries if not e.is_seed]
+    return sum(labels[e.index] == cluster for e in rest) / len(rest)
+
+
+# -- clusters ---------------------------------------------------------------------------------
+
+
+def test_seed_from_one_cluster_yields_mostly_that_cluster(
+    clustered: tuple[Artifacts, np.ndarray],
+) -> None:
+    art, labels = clustered
+    precisions = {}
+    for mode in ("narrow", "dynamic", "discover", "sonic-only"):
+        values = []
+        for cluster in range(4):
+            for position in (5, 17, 40):
+                seed = int(np.flatnonzero(labels == cluster)[position])
+                entries = generate_playlist(art, [seed], count=30, mode=mode, max_per_artist=3)
+                # narrow's 0.55 gate leaves only close genre sets: shorter lists
+                assert len(entries) >= (10 if mode == "narrow" else 30)
+                values.append(_precision(entries, labels, cluster))
+        precisions[mode] = float(np.mean(values))
+    # Measured 1.000 / 0.997 / 0.997 / 0.963 (docs/playlist-method.md).
+    assert precisions["narrow"] >= 0.97
+    assert precisions["dynamic"] >= 0.95
+    assert precisions["discover"] >= 0.95
+    assert precisions["sonic-only"] >= 0.85
+
+
+def test_seeds_lead_and_scores_come_from_the_seed(clustered: tuple[Artifacts, np.ndarray]) -> None:
+    art, labels = clustered
+    seeds = [int(np.flatnonzero(labels == 2)[0]), int(np.flatnonzero(labels == 2)[30])]
+    entries = generate_playlist(art, seeds, count=12)
+    assert [e.index for e in entries[:2]] == seeds
+    assert all(e.is_seed for e in entries[:2]) and not any(e.is_seed for e in entries[2:])
+    assert entries[0].score == pytest.approx(1.0, abs=1e-5)
+    expected = (art.hybrid @ art.hybrid[seeds].T).max(axis=1)
+    for entry in entries:
+        assert entry.score == pytest.approx(float(expected[entry.index]), abs=1e-5)
+        assert entry.item_id == int(art.item_ids[entry.index])
+        assert entry.path == str(art.item_paths[entry.index])
+    assert len({e.index for e in entries}) == len(entries)
+
+
+# -- genre gate and sonic floor ---------------------------------------------------------------
+
+
+def _gate_library(tmp_path: Path, cosines: list[float], jaccard_pair: bool) -> Artifacts:
+    """Seed (row 0) has genre A only; candidate i has smoothed cosine ``cosines[i]`` to it.
+
+    Candidates carry genre B only (Jaccard 0) or A and B (Jaccard 0.5) when ``jaccard_pair``.
+    Every track sounds the same, so only the genre gate decides.
+    """
+    n_tracks = len(cosines) + 1
+    raw = np.zeros((n_tracks, 2), dtype=np.float32)
+    smoothed = np.zeros((n_tracks, 2), dtype=np.float32)
+    raw[0, 0] = smoothed[0, 0] = 1.0
+    for i, cos in enumerate(cosines, start=1):
+        raw[i] = [1.0, 1.0] if jaccard_pair else [0.0, 1.0]
+        smoothed[i] = [cos, np.sqrt(1 - cos**2)]
+    sonic = np.ones((n_tracks, 8))
+    artists = [f"Band {i}" for i in range(n_tracks)]
+    return load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=sonic, genre_raw=raw, genre_smoothed=smoothed, artists=artists
+        )
+    )
+
+
+def _expected_genre_sim(cos: float, jaccard: float) -> float:
+    return 0.6 * cos + 0.4 * jaccard
+
+
+@pytest.mark.parametrize(
+    ("mode", "jaccard_pair", "jaccard"),
+    [("dynamic", False, 0.0), ("narrow", True, 0.5)],
+)
+def test_genre_gate_just_below_and_above_threshold(
+    tmp_path: Path, mode: str, jaccard_pair: bool, jaccard: float
+) -> None:
+    gate = DEFAULT_MODES[mode].genre_gate
+    assert gate is not None
+    # cosines that put the combined similarity 0.01 below and 0.01 above the gate
+    cos_below = (gate - 0.01 - 0.4 * jaccard) / 0.6
+    cos_above = (gate + 0.01 - 0.4 * jaccard) / 0.6
+    art = _gate_library(tmp_path, [cos_below, cos_above], jaccard_pair)
+    sims = genre_similarity(art, [0])
+    assert sims[1] == pytest.approx(_expected_genre_sim(cos_below, jaccard), abs=1e-5)
+    assert sims[2] == pytest.approx(_expected_genre_sim(cos_above, jaccard), abs=1e-5)
+    entries = generate_playlist(art, [0], count=10, mode=mode)
+    assert [e.index for e in entries] == [0, 2]
+    # discover has no gate: both candidates come back
+    assert sorted(e.index for e in generate_playlist(art, [0], mode="discover")) == [0, 1, 2]
+
+
+def test_tracks_without_genres_fail_the_gate_but_not_discover(tmp_path: Path) -> None:
+    raw = np.array([[1, 0], [1, 0], [0, 0]], dtype=np.float32)
+    art = load_artifacts(
+        write_artifacts(tmp_path, sonic=np.ones((3, 4)), genre_raw=raw, artists=["a", "b", "c"])
+    )
+    modes = {**DEFAULT_MODES, "open": ModeSettings(genre_gate=0.0, sonic_floor=0.0, use_genre=True)}
+    assert [e.index for e in generate_playlist(art, [0], mode="open", modes=modes)] == [0, 1]
+    assert [e.index for e in generate_playlist(art, [0], mode="dynamic")] == [0, 1]
+    assert sorted(e.index for e in generate_playlist(art, [0], mode="discover")) == [0, 1, 2]
+    assert sorted(e.index for e in generate_playlist(art, [0], mode="sonic-only")) == [0, 1, 2]
+    with pytest.raises(PlaylistError, match="no seed track has any"):
+        generate_playlist(art, [2], mode="narrow")
+
+
+def test_sonic_floor_per_mode(tmp_path: Path) -> None:
+    # Unit sonic vectors at chosen cosines to the seed; identical genres.
+    cosines = [1.0, 0.35, 0.25, 0.15, 0.05]
+    sonic = np.array([[c, np.sqrt(1 - c**2)] for c in cosines])
+    raw = np.ones((len(cosines), 1), dtype=np.float32)
+    artists = [f"x{i}" for i in range(len(cosines))]
+    art = load_artifacts(write_artifacts(tmp_path, sonic=sonic, genre_raw=raw, artists=artists))
+    kept = {
+        mode: sorted(e.index for e in generate_playlist(art, [0], mode=mode))
+        for mode in ("narrow", "dynamic", "discover", "sonic-only")
+    }
+    assert kept == {
+        "narrow": [0, 1],
+        "dynamic": [0, 1, 2],
+        "discover": [0, 1, 2, 3],
+        "sonic-only": [0, 1, 2],
+    }
+    strict = {"dynamic": ModeSettings(genre_gate=0.3, sonic_floor=0.9, use_genre=True)}
+    assert [e.index for e in generate_playlist(art, [0], modes=strict)] == [0]
+
+
+def test_sonic_only_ranks_by_sonic_embedding(tmp_path: Path) -> None:
+    # Track 1 shares the seed's genre but sounds further; track 2 sounds closer, other genre.
+    sonic = np.array([[1.0, 0.0], [0.6, 0.8], [0.9, np.sqrt(1 - 0.81)]])
+    raw = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    art = load_artifacts(
+        write_artifacts(tmp_path, sonic=sonic, genre_raw=raw, artists=["a", "b", "c"])
+    )
+    hybrid = sorted(generate_playlist(art, [0], mode="discover")[1:], key=lambda e: -e.score)
+    assert [e.index for e in hybrid] == [1, 2]
+    assert hybrid[0].score == pytest.approx(0.6 * 0.6 + 0.4 * 1.0, abs=1e-5)
+    sonic_only = sorted(generate_playlist(art, [0], mode="sonic-only")[1:], key=lambda e: -e.score)
+    assert [e.index for e in sonic_only] == [2, 1]
+    assert sonic_only[0].score == pytest.approx(0.9, abs=1e-5)
+
+
+# -- artists, ordering, missing files ---------------------------------------------------------
+
+
+def test_artist_cap_and_no_artist_twice_in_a_row(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    n_tracks = 120
+    artists = [f"Artist {i % 4}" for i in range(n_tracks)]  # only four artists
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=np.ones((n_tracks, 6)) + 0.1 * rng.normal(size=(n_tracks, 6)),
+            genre_raw=np.ones((n_tracks, 1), dtype=np.float32),
+            artists=artists,
+        )
+    )
+    for cap in (1, 3, 5):
+        entries = generate_playlist(art, [0], count=20, max_per_artist=cap, mode="discover")
+        per_artist = Counter(e.artist for e in entries)
+        assert max(per_artist.values()) <= cap
+        assert len(entries) == min(20, 4 * cap)
+        keys = [e.artist for e in entries]
+        assert all(a != b for a, b in itertools.pairwise(keys)), keys
+    # without a cap the default (a tenth of the list) applies
+    default = generate_playlist(art, [0], count=20, mode="discover")
+    assert max(Counter(e.artist for e in default).values()) == 2
+
+
+def test_huge_cap_still_alternates_artists(tmp_path: Path) -> None:
+    # Artist A has far more close tracks than B; a cap of 100 must not produce A, A.
+    n_tracks = 40
+    artists = ["A"] * 30 + ["B"] * 10
+    sonic = np.ones((n_tracks, 3))
+    sonic[30:, 1] = 0.5  # B sounds a bit further away
+    art = load_artifacts(
+        write_artifacts(tmp_path, sonic=sonic, genre_raw=np.ones((n_tracks, 1)), artists=artists)
+    )
+    entries = generate_playlist(art, [0], count=12, max_per_artist=100)
+    keys = [e.artist for e in entries]
+    assert len(entries) == 12
+    assert all(a != b for a, b in itertools.pairwise(keys)), keys
+
+
+def test_order_follows_end_to_start_transitions(tmp_path: Path) -> None:
+    # Tracks 1..4: each one's end sounds like the start of the next in the chain 0→3→1→4→2.
+    n_tracks = 5
+    basis = np.eye(n_tracks)
+    chain = [0, 3, 1, 4, 2]
+    start = basis.copy()
+    end = np.zeros_like(basis)
+    for here, nxt in itertools.pairwise(chain):
+        end[here] = basis[nxt]
+    end[chain[-1]] = basis[0]
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=np.ones((n_tracks, 5)) + 0.01 * basis,
+            sonic_start=start,
+            sonic_end=end,
+            genre_raw=np.ones((n_tracks, 1)),
+            artists=[f"p{i}" for i in range(n_tracks)],
+        )
+    )
+    assert [e.index for e in generate_playlist(art, [0], count=5)] == chain
+
+
+def test_missing_files_are_skipped(tmp_path: Path) -> None:
+    n_tracks = 10
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=np.ones((n_tracks, 3)),
+            genre_raw=np.ones((n_tracks, 1)),
+            artists=[f"m{i}" for i in range(n_tracks)],
+        )
+    )
+    for row in (2, 5, 7):
+        os.remove(art.item_paths[row])
+    entries = generate_playlist(art, [0], count=10)
+    assert sorted(e.index for e in entries) == [0, 1, 3, 4, 6, 8, 9]
+    # a missing seed still steers but is not listed
+    os.remove(art.item_paths[0])
+    assert 0 not in {e.index for e in generate_playlist(art, [0], count=10)}
+
+
+def test_duplicate_songs_are_listed_once(tmp_path: Path) -> None:
+    titles = ["Same", "same ", "Other", "Same"]
+    artists = ["X", "X", "X", "Y"]
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=np.ones((4, 2)),
+            genre_raw=np.ones((4, 1)),
+            artists=artists,
+            titles=titles,
+        )
+    )
+    assert sorted(e.index for e in generate_playlist(art, [0], max_per_artist=5)) == [0, 2, 3]
+
+
+def test_bad_requests_have_clear_errors(clustered: tuple[Artifacts, np.ndarray]) -> None:
+    art, _ = clustered
+    with pytest.raises(PlaylistError, match="unknown mode 'wild'"):
+        generate_playlist(art, [0], mode="wild")
+    with pytest.raises(PlaylistError, match="out of range"):
+        generate_playlist(art, [len(art)])
+    with pytest.raises(PlaylistError, match="no seed"):
+        generate_playlist(art, [])
+    with pytest.raises(PlaylistError, match="count must be"):
+        generate_playlist(art, [0], count=0)
+    with pytest.raises(PlaylistError, match="item 999999 is not in the artifacts"):
+        art.indices_for_items([10, 999999])
+    assert art.indices_for_items([20, 10]) == [1, 0]
+
+
+# -- m3u --------------------------------------------------------------------------------------
+
+
+def _entries() -> list[PlaylistEntry]:
+    return [
+        PlaylistEntry(0, 11, "/music/Ärzte/Lied.flac", "Die Ärzte", "Lied", 1.0, True),
+        PlaylistEntry(5, 12, "/music/other/b.mp3", "Band\nName", "Song, with comma", 0.7, False),
+    ]
+
+
+def test_m3u_extended_format(tmp_path: Path) -> None:
+    out = tmp_path / "lists" / "mix.m3u"
+    write_m3u(_entries(), out, durations={11: 181.6})
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        "#EXTM3U",
+        "#EXTINF:182,Die Ärzte - Lied",
+        "/music/Ärzte/Lied.flac",
+        "#EXTINF:-1,Band Name - Song, with comma",
+        "/music/other/b.mp3",
+    ]
+    assert not [p for p in out.parent.iterdir() if p.name != "mix.m3u"]  # no temp file left
+
+
+def test_m3u_relative_paths(tmp_path: Path) -> None:
+    out = tmp_path / "lists" / "mix.m3u"
+    entries = [
+        PlaylistEntry(0, 1, str(tmp_path / "music" / "a.mp3"), "A", "a", 1.0, True),
+        PlaylistEntry(1, 2, str(tmp_path / "lists" / "b.mp3"), "B", "b", 0.5, False),
+    ]
+    write_m3u(entries, out, relative=True)
+    paths = [line for line in out.read_text().splitlines() if not line.startswith("#")]
+    assert paths == [os.path.join("..", "music", "a.mp3"), "b.mp3"]
+    assert (out.parent / paths[0]).resolve() == (tmp_path / "music" / "a.mp3").resolve()
+
+
+def test_m3u_keeps_undecodable_path_bytes(tmp_path: Path) -> None:
+    raw_path = b"/music/caf\xe9.mp3"  # latin-1 byte, invalid UTF-8
+    entry = PlaylistEntry(0, 1, os.fsdecode(raw_path), "A", "t", 1.0, True)
+    out = tmp_path / "x.m3u"
+    write_m3u([entry], out)
+    assert raw_path in out.read_bytes().splitlines()
+
+
+# -- loading errors ---------------------------------------------------------------------------
+
+
+def test_missing_artifacts(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactsMissing, match=r"data_matrices_step1\.npz: DS artifacts not found"):
+        load_artifacts(tmp_path)
+    with pytest.raises(ArtifactsMissing, match="nope"):
+        load_artifacts(tmp_path / "nope")
+
+
+def _small(tmp_path: Path, **overrides: np.ndarray) -> Path:
+    return write_artifacts(
+        tmp_path,
+        sonic=np.ones((3, 2)),
+        genre_raw=np.ones((3, 1)),
+        artists=["a", "b", "c"],
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"track_ids": str_array(["a", "b", "a"])}, "duplicate track id 'a'"),
+        ({"artist_keys": str_array(["a", "", "c"])}, "empty artist key"),
+        ({"item_paths": str_array(["a", "b"])}, "'item_paths' has (2,) rows, expected 3"),
+        ({"X_genre_raw": np.ones((3, 4), dtype=np.float32)}, "'X_genre_raw' has shape (3, 4)"),
+        (
+            {"dsp_hybrid_embedding": np.full((3, 2), np.nan, dtype=np.float32)},
+            "'dsp_hybrid_embedding' contains NaN",
+        ),
+        ({"dsp_meta": json_array({"format": "other"})}, "does not describe"),
+        (
+            {"dsp_meta": json_array({"format": "dspipeline-artifacts", "format_version": 9})},
+            "format_version 9 unsupported",
+        ),
+        ({"track_ids": np.zeros(0, dtype="<U1")}, "no tracks"),
+    ],
+)
+def test_invalid_artifacts(tmp_path: Path, overrides: dict[str, np.ndarray], message: str) -> None:
+    out = _small(tmp_path, **overrides)
+    with pytest.raises(ArtifactsInvalid) as info:
+        load_artifacts(out)
+    text = str(info.value)
+    assert message in text and str(out / MATRICES_FILE) in text and "\n" not in text
+
+
+def test_missing_key_and_corrupt_file(tmp_path: Path) -> None:
+    out = _small(tmp_path)
+    matrices = out / MATRICES_FILE
+    with np.load(matrices) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    write_npz_atomic(matrices, **{k: v for k, v in arrays.items() if k != "dsp_hybrid_embedding"})
+    with pytest.raises(ArtifactsInvalid, match="missing keys dsp_hybrid_embedding"):
+        load_artifacts(out)
+    matrices.write_bytes(b"not a zip archive")
+    with pytest.raises(ArtifactsInvalid, match="unreadable"):
+        load_artifacts(matrices)
+    np.savez(matrices, **{**arrays, "item_paths": np.array([{"a": 1}] * 3, dtype=object)})
+    with pytest.raises(ArtifactsInvalid, match="pickled"):
+        load_artifacts(matrices)
+
+
+def test_meta_is_parsed(tmp_path: Path) -> None:
+    art = load_artifacts(_small(tmp_path))
+    assert art.meta["n_tracks"] == 3 and len(art) == 3
+    assert json.loads(json.dumps(art.meta))["format"] == "dspipeline-artifacts"
