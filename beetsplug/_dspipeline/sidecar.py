@@ -350,6 +350,17 @@ class Sidecar:
         )
         return str(rows[0][0]) if rows else None
 
+    def linked_item_ids(self) -> set[int]:
+        return {int(r[0]) for r in self._query("SELECT item_id FROM sonic_files")}
+
+    def has_unlinked_features(self) -> bool:
+        """Stored vectors that no item points at (their items were removed or re-imported)."""
+        rows = self._query(
+            "SELECT 1 FROM sonic_features WHERE audio_key NOT IN "
+            "(SELECT audio_key FROM sonic_files) LIMIT 1"
+        )
+        return bool(rows)
+
     def features_version(self, audio_key: str) -> str | None:
         rows = self._query(
             "SELECT extractor_version FROM sonic_features WHERE audio_key = ?", (audio_key,)
