@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ def load_npz(
         raise ArtifactFileError(f"{source}: unreadable ({exc})") from None
 
 
-def str_array(values: Iterable[str] | Mapping[str, object]) -> np.ndarray:
+def str_array(values: Iterable[str]) -> np.ndarray:
     """A (N,) numpy unicode array (never object dtype), also for an empty input."""
     items = list(values)
     return np.array(items, dtype=np.str_) if items else np.zeros(0, dtype="<U1")
