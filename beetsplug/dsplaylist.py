@@ -1,0 +1,165 @@
+"""`beet dsplaylist QUERY`: a playlist from seed tracks, using the DS artifacts."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from beets import ui
+from beets.plugins import BeetsPlugin
+from beets.ui import Subcommand
+
+from beetsplug._dsp_beets import out_dir, sidecar_path
+from beetsplug._dspipeline.playlist import (
+    DEFAULT_MODES,
+    MATRICES_FILE,
+    ArtifactsError,
+    ModeSettings,
+    PlaylistError,
+    generate_playlist,
+    load_artifacts,
+    write_m3u,
+)
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+
+class DsPlaylistPlugin(BeetsPlugin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.config.add(
+            {
+                "count": 30,
+                "mode": "dynamic",
+                "max_per_artist": 0,  # 0 = a tenth of the playlist
+                "relative": False,
+                "modes": {
+                    name: {"genre_gate": m.genre_gate, "sonic_floor": m.sonic_floor}
+                    for name, m in DEFAULT_MODES.items()
+                },
+            }
+        )
+
+    def commands(self) -> list[Subcommand]:
+        cmd = Subcommand("dsplaylist", help="make a playlist from seed tracks (DS artifacts)")
+        p = cmd.parser
+        p.usage += " QUERY"
+        p.add_option("-n", "--count", type="int", default=None, help="tracks in the playlist")
+        p.add_option(
+            "--mode",
+            choices=tuple(DEFAULT_MODES),
+            default=None,
+            help="narrow | dynamic | discover | sonic-only",
+        )
+        p.add_option(
+            "-o",
+            "--output",
+            default=None,
+            metavar="FILE.m3u",
+            help="write an extended M3U playlist",
+        )
+        p.add_option(
+            "--relative",
+            action="store_true",
+            default=None,
+            help="write paths relative to the playlist file",
+        )
+        p.add_option(
+            "-p",
+            "--pretend",
+            action="store_true",
+            default=False,
+            help="print artist – title – score instead of writing",
+        )
+        p.add_option(
+            "--max-per-artist",
+            type="int",
+            default=None,
+            metavar="N",
+            help="at most N tracks per artist",
+        )
+        cmd.func = self.command
+        return [cmd]
+
+    def modes(self) -> dict[str, ModeSettings]:
+        modes = {}
+        for name, default in DEFAULT_MODES.items():
+            view = self.config["modes"][name]
+            gate = view["genre_gate"].get() if view["genre_gate"].exists() else default.genre_gate
+            floor = (
+                view["sonic_floor"].get() if view["sonic_floor"].exists() else (default.sonic_floor)
+            )
+            modes[name] = ModeSettings(
+                genre_gate=None if gate is None else float(gate),
+                sonic_floor=float(floor),
+                use_genre=default.use_genre,
+            )
+        return modes
+
+    def command(self, lib: Library, opts: Any, args: list[str]) -> None:
+        if not args:
+            raise ui.UserError("give a query for the seed track(s), e.g. beet dsplaylist title:foo")
+        items = list(lib.items(args))
+        if not items:
+            raise ui.UserError(f"query '{' '.join(args)}' matched no tracks")
+        path = out_dir(lib) / MATRICES_FILE
+        try:
+            art = load_artifacts(path)
+        except ArtifactsError as exc:
+            raise ui.UserError(f"{exc}; build them with `beet buildartifacts`") from exc
+        self.warn_if_stale(lib, art.meta, path)
+        seeds = art.indices_for_items(item.id for item in items)
+        missing = len(items) - len(seeds)
+        if not seeds:
+            raise ui.UserError(
+                f"none of the {len(items)} seed track(s) is in the artifacts at {path}; "
+                "analyse them and rebuild: beet buildartifacts"
+            )
+        if missing:
+            ui.print_(
+                f"warning: {missing} seed track(s) are not in the artifacts and were left out"
+            )
+        count = opts.count or int(self.config["count"].get(int))
+        mode = opts.mode or self.config["mode"].as_str()
+        cap = opts.max_per_artist or int(self.config["max_per_artist"].get(int)) or None
+        try:
+            entries = generate_playlist(
+                art, seeds, count=count, mode=mode, max_per_artist=cap, modes=self.modes()
+            )
+        except PlaylistError as exc:
+            raise ui.UserError(str(exc)) from exc
+        if opts.pretend or not opts.output:
+            for entry in entries:
+                mark = "*" if entry.is_seed else " "
+                ui.print_(f"{mark} {entry.artist} – {entry.title} – {entry.score:.3f}")
+            ui.print_(f"{len(entries)} tracks ({mode})")
+            return
+        items_by_id = {e.item_id: lib.get_item(e.item_id) for e in entries}
+        durations = {i: float(item.length) for i, item in items_by_id.items() if item}
+        relative = opts.relative if opts.relative is not None else self.config["relative"].get(bool)
+        write_m3u(entries, Path(opts.output), relative=relative, durations=durations)
+        ui.print_(f"Wrote {len(entries)} tracks ({mode}) to {opts.output}")
+
+    @staticmethod
+    def warn_if_stale(lib: Library, meta: dict[str, Any], path: Path) -> None:
+        """The library or sidecar changed after the build: the playlist may miss new tracks."""
+        try:
+            built = datetime.fromisoformat(str(meta["created_at"])).timestamp()
+        except (KeyError, ValueError):
+            return
+        sidecar = sidecar_path(lib)
+        for source in (Path(os.fsdecode(lib.path)), sidecar, Path(f"{sidecar}-wal")):
+            try:
+                changed = source.stat().st_mtime
+            except OSError:
+                continue
+            if changed > built + 1:
+                when = datetime.fromtimestamp(built, timezone.utc).strftime("%Y-%m-%d %H:%M")
+                ui.print_(
+                    f"warning: {source.name} changed after the artifacts were built "
+                    f"({when} UTC); run `beet buildartifacts` to refresh {path.parent}"
+                )
+                return
