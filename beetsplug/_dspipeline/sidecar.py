@@ -325,6 +325,11 @@ class Sidecar:
                 out.setdefault(str(album_id), []).append((str(genre), str(source)))
         return out
 
+    def discogs_errors(self) -> dict[str, str]:
+        """album key → error message, for albums whose last lookup failed."""
+        rows = self._query("SELECT album_id, error FROM discogs_lookups WHERE status = 'error'")
+        return {str(k): str(e or "error") for k, e in rows}
+
     def discogs_status_counts(self) -> dict[str, int]:
         """Last lookup status → number of albums (hit / miss / error)."""
         rows = self._query("SELECT status, COUNT(*) FROM discogs_lookups GROUP BY status")

@@ -1,0 +1,106 @@
+"""`beet dsreport`: one self-contained HTML page on what the enrichment did to the library."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from beets import ui
+from beets.plugins import BeetsPlugin
+from beets.ui import Subcommand
+
+from beetsplug._dsp_beets import album_row, open_sidecar, out_dir
+from beetsplug._dspipeline.genres import GenreNormaliser
+from beetsplug._dspipeline.keys import album_key
+from beetsplug._dspipeline.sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from beetsplug._dspipeline.report import ReportData
+
+REPORT_FILE = "dspipeline_report.html"
+
+
+class DsReportPlugin(BeetsPlugin):
+    def commands(self) -> list[Subcommand]:
+        cmd = Subcommand("dsreport", help="write an HTML report of genres, sonic features, runs")
+        cmd.parser.add_option(
+            "-o",
+            "--output",
+            default=None,
+            metavar="FILE.html",
+            help=f"where to write it (default: <out_dir>/{REPORT_FILE})",
+        )
+        cmd.func = self.command
+        return [cmd]
+
+    def command(self, lib: Library, opts: Any, args: list[str]) -> None:
+        from beetsplug._dspipeline.report import ReportError, write_report
+
+        artifacts = out_dir(lib)
+        target = Path(opts.output) if opts.output else artifacts / REPORT_FILE
+        data = gather_report_data(lib, args)
+        try:
+            path = write_report(data, artifacts, target)
+        except ReportError as exc:
+            raise ui.UserError(str(exc)) from exc
+        ui.print_(f"Report: {path}")
+
+
+def gather_report_data(lib: Library, query: list[str]) -> ReportData:
+    """Coverage and counts from the library and the sidecar, for the queried items."""
+    from beetsplug._dspipeline.report import ReportData
+
+    sidecar = open_sidecar(lib)
+    items = list(lib.items(query))
+    album_keys = {row.album_id for a in lib.albums(query) if (row := album_row(a))}
+    genres = sidecar.album_genres()
+    empty = sidecar.albums_marked_empty()
+    errors = sidecar.discogs_errors()
+    features = sidecar.features_for_items([i.id for i in items])
+    failures = Counter(f.reason for f in sidecar.failures() if f.item_id in {i.id for i in items})
+
+    normaliser = GenreNormaliser()
+    genre_counts: Counter[str] = Counter()
+    style_counts: Counter[str] = Counter()
+    without_genre = 0
+    for item in items:
+        rows = genres.get(album_key(item.albumartist or item.artist or "", item.album or ""), [])
+        genre_counts.update(g for g, s in rows if s == DISCOGS_GENRE_SOURCE)
+        style_counts.update(g for g, s in rows if s == DISCOGS_STYLE_SOURCE)
+        raw = [g for g, _ in rows] + list(item.genres or [])
+        if not any(normaliser.normalise(g) for g in raw):
+            without_genre += 1
+    error_reasons = Counter(
+        msg.split(":", 1)[0] for key, msg in errors.items() if key in album_keys
+    )
+    run_report = None
+    report_path = out_dir(lib) / "analyze_run_report.json"
+    if report_path.exists():
+        try:
+            run_report = json.loads(report_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            run_report = {"note": f"{report_path} is unreadable"}
+    return ReportData(
+        n_albums=len(album_keys),
+        albums_with_genres=sum(
+            1
+            for k in album_keys
+            if any(s in (DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE) for _, s in genres.get(k, []))
+        ),
+        album_misses=len(album_keys & empty),
+        album_errors=sum(1 for k in album_keys if k in errors),
+        album_errors_by_reason=dict(error_reasons),
+        n_tracks=len(items),
+        tracks_with_sonic=len(features),
+        sonic_failures_by_reason=dict(failures),
+        tracks_without_genre=without_genre,
+        genre_counts=dict(genre_counts),
+        style_counts=dict(style_counts),
+        run_report=run_report,
+        library=os.fsdecode(lib.path),
+    )
