@@ -21,7 +21,7 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +52,7 @@ __all__ = [
     "genre_similarity",
     "load_artifacts",
     "write_m3u",
+    "write_text_atomic",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -150,16 +151,10 @@ class Artifacts:
         return {int(item_id): row for row, item_id in enumerate(self.item_ids.tolist())}
 
     def indices_for_items(self, item_ids: Iterable[int]) -> list[int]:
-        """Row indices of beets item ids; PlaylistError names the first id not in the artifacts."""
-        rows = []
-        for item_id in item_ids:
-            row = self._row_of_item.get(int(item_id))
-            if row is None:
-                raise PlaylistError(
-                    f"{self.path}: item {item_id} is not in the artifacts (rebuild them)"
-                )
-            rows.append(row)
-        return rows
+        """Row indices of beets item ids, in the given order; ids not in the artifacts are
+        left out (compare lengths to report them)."""
+        rows = (self._row_of_item.get(int(item_id)) for item_id in item_ids)
+        return [row for row in rows if row is not None]
 
 
 _REQUIRED_KEYS = (
@@ -456,8 +451,7 @@ def write_m3u(
     ``durations`` maps item ids to seconds (-1 when unknown). ``relative`` writes paths relative
     to the playlist's directory.
     """
-    out_path = Path(out_path)
-    base = os.path.abspath(out_path.parent)
+    base = os.path.abspath(Path(out_path).parent)
     lines = ["#EXTM3U"]
     for entry in entries:
         seconds = -1 if durations is None else round(durations.get(entry.item_id, -1))
@@ -469,13 +463,25 @@ def write_m3u(
             with contextlib.suppress(ValueError):
                 path = os.path.relpath(path, base)
         lines.append(path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=base)
+    # surrogateescape restores path bytes that os.fsdecode could not decode.
+    write_text_atomic(out_path, "\n".join(lines) + "\n", errors="surrogateescape")
+
+
+def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> Path:
+    """Write UTF-8 ``text`` to ``path`` via a temporary file and rename; returns ``path``.
+
+    Unlike :func:`tempfile.mkstemp` (mode 0600) the file gets the usual permissions under the
+    umask, so media servers can read the playlist.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        # surrogateescape restores path bytes that os.fsdecode could not decode.
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp_name, out_path)
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp_path, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_path.unlink(missing_ok=True)
         raise
+    return path
