@@ -33,6 +33,7 @@ __all__ = [
     "MAP_MAX_POINTS",
     "ReportData",
     "ReportError",
+    "clustered_order",
     "write_report",
 ]
 
@@ -249,7 +250,7 @@ def _heatmap_section(path: Path, figure_class: Any) -> str:
     if sim.vocab.shape[0] < 2:
         return _section(title, _note("Fewer than two genres in the vocabulary."), "genre-heatmap")
     top = np.argsort(-np.diag(sim.cooc), kind="stable")[:HEATMAP_GENRES]
-    order = top[_cluster_order(sim.S[np.ix_(top, top)])]
+    order = top[clustered_order(sim.S[np.ix_(top, top)])]
     names = [_plot_label(str(sim.vocab[i])) for i in order]
     size = 0.22 * len(order) + 2.5
     figure = figure_class(figsize=(size + 1.5, size))
@@ -265,8 +266,9 @@ def _heatmap_section(path: Path, figure_class: Any) -> str:
     return _section(title, _png(figure) + _note(caption), "genre-heatmap")
 
 
-def _cluster_order(similarity: np.ndarray) -> np.ndarray:
-    """Leaf order of average-linkage clustering with distance 1 − similarity."""
+def clustered_order(similarity: np.ndarray) -> np.ndarray:
+    """(G,) permutation placing related genres together: the leaf order of average-linkage
+    clustering (optimal leaf ordering) on distance 1 − similarity of a (G, G) matrix."""
     distance = np.clip(1.0 - (similarity + similarity.T) / 2, 0.0, 1.0).astype(np.float64)
     np.fill_diagonal(distance, 0.0)
     condensed = squareform(distance, checks=False)
