@@ -6,6 +6,7 @@ loaded back with the real loader; audio paths point at real files the tests crea
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -530,3 +531,45 @@ def test_meta_is_parsed(tmp_path: Path) -> None:
     art = load_artifacts(_small(tmp_path))
     assert art.meta["n_tracks"] == 3 and len(art) == 3
     assert json.loads(json.dumps(art.meta))["format"] == "dspipeline-artifacts"
+
+
+# -- artifacts from the real builder ----------------------------------------------------------
+
+
+def test_playlists_from_builder_artifacts(tmp_path: Path) -> None:
+    from beetsplug._dspipeline.artifacts import build_artifacts
+    from beetsplug._dspipeline.genre_sim import build_genre_similarity
+    from devtools.synthetic_library import synthetic_library
+
+    lib = synthetic_library(800, 80, n_clusters=8, seed=5, without_genres=0.05)
+    tracks = [
+        dataclasses.replace(track, path=str(tmp_path / f"{i:05d}.flac"))
+        for i, track in enumerate(lib.tracks)
+    ]
+    for track in tracks:
+        Path(track.path).write_bytes(b"")
+    build_artifacts(
+        tracks,
+        build_genre_similarity(lib.genre_sets()),
+        tmp_path,
+        fingerprint="test",
+        meta={"library": "synthetic", "sidecar": None, "limit": None},
+    )
+    art = load_artifacts(tmp_path)
+    labels = lib.clusters[art.item_ids - 1]  # synthetic item ids are row + 1
+    seeds = np.random.default_rng(0).choice(np.flatnonzero(art.genre_counts > 0), 20, False)
+    for mode in ("dynamic", "discover", "sonic-only"):
+        precisions, lengths = [], []
+        for seed in seeds.tolist():
+            entries = generate_playlist(art, [seed], count=30, mode=mode)
+            assert (
+                entries[0].index == seed and entries[0].path == tracks[art.item_ids[seed] - 1].path
+            )
+            keys = [str(art.artist_keys[e.index]) for e in entries]
+            assert all(a != b for a, b in itertools.pairwise(keys))
+            lengths.append(len(entries))
+            if len(entries) > 1:
+                precisions.append(_precision(entries, labels, labels[seed]))
+        # Measured 1.00 in every mode (well separated synthetic clusters).
+        assert np.mean(precisions) >= 0.95, mode
+        assert np.median(lengths) == 30
