@@ -61,6 +61,11 @@ def open_sidecar(lib: Library) -> Sidecar:
         return sidecar
 
 
+def peek_sidecar(lib: Library) -> Sidecar:
+    """The sidecar if it exists, else an empty in-memory one: dry runs create nothing."""
+    return open_sidecar(lib) if sidecar_path(lib).exists() else Sidecar(":memory:")
+
+
 def close_sidecars() -> None:
     with _sidecars_lock:
         for sidecar in _sidecars.values():

@@ -18,7 +18,7 @@ from beets import ui
 from beets.plugins import BeetsPlugin, find_plugins
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import TOKEN_MESSAGE, open_sidecar, out_dir, sidecar_path
+from beetsplug._dsp_beets import TOKEN_MESSAGE, open_sidecar, out_dir, peek_sidecar, sidecar_path
 from beetsplug._dspipeline.genres import GenreNormaliser, GenreWeights, track_genre_weights
 from beetsplug._dspipeline.keys import album_key, track_key
 from beetsplug._dspipeline.sidecar import DISCOGS_SOURCES, Sidecar
@@ -232,7 +232,7 @@ class PipelineRun:
     def dry_run(self, stages: Sequence[str]) -> None:
         """Counts per stage and output paths; opens nothing for writing."""
         exists = sidecar_path(self.lib).exists()
-        sidecar = open_sidecar(self.lib) if exists else Sidecar(":memory:")
+        sidecar = peek_sidecar(self.lib)
         ui.print_(f"Dry run: stages {', '.join(stages)}")
         ui.print_(f"  sidecar: {sidecar_path(self.lib)}{'' if exists else ' (would be created)'}")
         ui.print_(f"  output:  {self.target}")
@@ -274,8 +274,6 @@ class PipelineRun:
                 )
             elif stage == "verify":
                 ui.print_(f"  verify:    would check {self.target}")
-        if not exists:
-            sidecar.close()
 
     # -- execution --------------------------------------------------------------------------
     def execute(self, stages: Sequence[str]) -> bool:

@@ -12,7 +12,7 @@ from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import TOKEN_MESSAGE, album_row, open_sidecar
+from beetsplug._dsp_beets import TOKEN_MESSAGE, album_row, open_sidecar, peek_sidecar
 from beetsplug._dspipeline.discogs_http import DiscogsClient
 from beetsplug._dspipeline.discogs_match import AlbumQuery, LookupResult
 from beetsplug._dspipeline.discogs_run import (
@@ -127,7 +127,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
             raise ui.UserError("--limit must be at least 1")
         albums = list(lib.albums(args))
         targets, skipped = self.targets(albums)
-        sidecar = open_sidecar(lib)
+        sidecar = peek_sidecar(lib) if opts.dry_run else open_sidecar(lib)
         selection = select_targets(
             targets,
             sidecar,
