@@ -73,9 +73,10 @@ def demo(root: Path, seconds: float) -> None:
     files = write_library(source, demo_albums(seconds))
     print(f"  wrote {len(files)} files ({seconds:.0f}s each) under {source}")
 
-    with StandinServer(demo_catalog(), token=DEMO_TOKEN, rate_limit_per_min=60,
-                       latency_s=0.05) as server:
-        base_url = server.start()
+    with StandinServer(
+        demo_catalog(), token=DEMO_TOKEN, rate_limit_per_min=60, latency_s=0.05
+    ) as server:
+        base_url = server.base_url
         banner(f"2. A local Discogs stand-in on {base_url} (60 requests/min, real headers)")
         env = BeetsEnv(
             root / "beets",
@@ -84,8 +85,14 @@ def demo(root: Path, seconds: float) -> None:
             env={"DISCOGS_TOKEN": DEMO_TOKEN},
         )
         banner("3. beet import: the discogsgenres import stage enriches each album")
-        run(env, "-v", "import", str(source))
-        run(env, "ls", "-a", "-f", "$albumartist – $album  [$discogs_styles]")
+        run(env, "import", str(source))
+        run(
+            env,
+            "ls",
+            "-a",
+            "-f",
+            "$albumartist – $album  %ifdef{discogs_styles,[$discogs_styles],(not on Discogs)}",
+        )
         banner("4. beet discogsgenres again: nothing left to do")
         run(env, "discogsgenres")
         print(f"  ({server.requests_count} requests sent to the stand-in in all)")
