@@ -212,7 +212,8 @@ def _check_matrices(
     for key in sorted(data.keys - _NOT_PER_TRACK):
         matrix = data.get(key)
         if matrix.shape[:1] != (n_tracks,):
-            error(f"{path}: '{key}' has {matrix.shape[:1] or 'no'} rows, expected {n_tracks}")
+            rows = matrix.shape[0] if matrix.ndim else "no"
+            error(f"{path}: '{key}' has {rows} rows, expected {n_tracks}")
             continue
         if matrix.ndim == 2:
             widths[key] = matrix.shape[1]
