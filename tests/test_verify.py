@@ -109,7 +109,8 @@ def _no_tracks(arrays: Arrays) -> None:
 MATRIX_DEFECTS: list[tuple[str, Callable[[Arrays], None], str]] = [
     ("no tracks", _no_tracks, "no tracks"),
     ("duplicate ids", _set("track_ids", _duplicate_id), "1 duplicate track ids"),
-    ("row mismatch", _set("X_genre_raw", lambda a: a["X_genre_raw"][:-1]), "'X_genre_raw' has 299 rows, expected 300"),
+    ("row mismatch", _set("X_genre_raw", lambda a: a["X_genre_raw"][:-1]),
+     "'X_genre_raw' has 299 rows, expected 300"),
     ("NaN", _set("X_sonic", _nan_row), "'X_sonic' has NaN or infinite values in 1 rows"),
     ("zero-norm", _set("dsp_sonic_embedding", _zero_row), "1 zero-norm rows"),
     ("not unit", _set("dsp_hybrid_embedding", lambda a: a["dsp_hybrid_embedding"] * 2),
