@@ -351,6 +351,24 @@ def test_huge_cap_still_alternates_artists(tmp_path: Path) -> None:
     assert all(a != b for a, b in itertools.pairwise(keys)), keys
 
 
+def test_short_pool_of_one_artist_is_trimmed_to_alternate(tmp_path: Path) -> None:
+    # Only two tracks are not by A: the list must stop where A would have to repeat.
+    n_tracks = 32
+    artists = ["A"] * 30 + ["B", "C"]
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=np.ones((n_tracks, 3)),
+            genre_raw=np.ones((n_tracks, 1)),
+            artists=artists,
+        )
+    )
+    entries = generate_playlist(art, [0], count=12, max_per_artist=100)
+    keys = [e.artist for e in entries]
+    assert Counter(keys) == {"A": 3, "B": 1, "C": 1}
+    assert all(a != b for a, b in itertools.pairwise(keys)), keys
+
+
 def test_order_follows_end_to_start_transitions(tmp_path: Path) -> None:
     # Tracks 1..4: each one's end sounds like the start of the next in the chain 0→3→1→4→2.
     n_tracks = 5

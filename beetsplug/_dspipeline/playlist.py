@@ -380,6 +380,7 @@ def generate_playlist(
         picked.append(row)
         per_artist[artist] += 1
         seen_songs.add(song)
+    _trim_to_alternate(art, picked, per_artist, len(chosen_seeds))
 
     ordered = chosen_seeds + _order_for_transitions(art, picked, chosen_seeds)
     seed_set = set(seeds)
@@ -395,6 +396,22 @@ def generate_playlist(
         )
         for row in ordered
     ]
+
+
+def _trim_to_alternate(
+    art: Artifacts, picked: list[int], per_artist: Counter[str], n_seeds: int
+) -> None:
+    """Drop the lowest-scored picks of an artist filling more than half the list (short pools),
+    since no order could then keep that artist's tracks apart. ``picked`` is in score order."""
+    while picked:
+        artist, most = per_artist.most_common(1)[0]
+        if most <= math.ceil((n_seeds + len(picked)) / 2):
+            return
+        mine = [j for j, row in enumerate(picked) if str(art.artist_keys[row]) == artist]
+        if not mine:  # only seeds of that artist: nothing to drop
+            return
+        del picked[mine[-1]]
+        per_artist[artist] -= 1
 
 
 def _song_key(art: Artifacts, row: int) -> tuple[str, str]:
