@@ -150,9 +150,10 @@ class SonicAnalysisPlugin(BeetsPlugin):
         stats = self.execute(lib, sidecar, plan, todo, opts)
         ui.print_(
             f"Sonic: {stats.done - stats.failed} analysed, {stats.failed} failed, "
-            f"{len(plan.relink)} relinked, {plan.up_to_date} up to date"
+            f"{len(plan.missing)} missing, {len(plan.relink)} relinked, "
+            f"{plan.up_to_date} up to date"
             + (
-                f", {plan.failed_before} failed before (--retry-failed)"
+                f", {plan.failed_before} failed before (use --retry-failed)"
                 if plan.failed_before
                 else ""
             )

@@ -1,0 +1,235 @@
+"""`buildartifacts`, `dsplaylist` and `dsreport` through the real `beet` CLI.
+
+The library is imported from real (short) audio files; sonic vectors are written into the real
+sidecar with our Sidecar API (two well separated clusters), so these tests stay fast. The full
+chain with real analysis runs in test_pipeline_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beetsplug._dspipeline.keys import album_key
+from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
+from devtools.beets_env import ALL_PLUGINS, BeetsEnv
+from devtools.demo_library import AlbumSpec, TrackSpec, write_library
+
+JAZZ = [("Miles Davis", "Kind of Blue"), ("Bill Evans", "Portrait in Jazz"), ("Chet Baker", "Chet")]
+TECHNO = [("Jeff Mills", "Waveform Transmission"), ("Björk", "Homogenic"), ("坂本龍一", "音楽図鑑")]
+
+
+def library_albums() -> list[AlbumSpec]:
+    albums = []
+    for artist, album in JAZZ + TECHNO:
+        tracks = [TrackSpec(f"{album} {n}", 100, 60, 1.0) for n in range(1, 4)]
+        albums.append(AlbumSpec(artist, album, 2000, "wav", tracks))
+    return albums
+
+
+def store_cluster_features(env: BeetsEnv) -> dict[int, str]:
+    """Jazz tracks near one point, techno tracks near another; returns item id → cluster."""
+    rng = np.random.default_rng(0)
+    centre = {"jazz": rng.normal(size=137), "techno": rng.normal(size=137) + 3}
+    lines = env.run("ls", "-f", "$id\t$albumartist\t$path").stdout.strip().splitlines()
+    clusters = {}
+    sidecar = Sidecar(env.sidecar_path)
+    for line in lines:
+        item_id, artist, path = line.split("\t")
+        cluster = "jazz" if artist in {a for a, _ in JAZZ} else "techno"
+        clusters[int(item_id)] = cluster
+        vec = (centre[cluster] + 0.1 * rng.normal(size=137)).astype(np.float32)
+        st = Path(path).stat()
+        sidecar.store_features(
+            int(item_id),
+            FileIdentity(path.encode(), st.st_size, st.st_mtime),
+            StoredFeatures(
+                audio_key=f"k{item_id}",
+                extractor="beat3tower",
+                extractor_version="test",
+                full=vec,
+                start=vec,
+                mid=vec,
+                end=vec,
+                duration=1.0,
+                sample_rate=22050,
+                n_beats=8,
+                beat_fallback=False,
+                bpm=100.0 + int(item_id),
+                tempo_stability=0.9,
+                half_tempo_likely=False,
+                double_tempo_likely=False,
+                analysed_at=0.0,
+            ),
+        )
+    with sidecar.transaction() as conn:
+        for artist, album in JAZZ:
+            conn.execute(
+                "INSERT INTO album_genres VALUES (?, 'jazz', 'discogs_release')",
+                (album_key(artist, album),),
+            )
+            conn.execute(
+                "INSERT INTO album_genres VALUES (?, 'cool jazz', 'discogs_master')",
+                (album_key(artist, album),),
+            )
+        for artist, album in TECHNO:
+            conn.execute(
+                "INSERT INTO album_genres VALUES (?, 'electronic', 'discogs_release')",
+                (album_key(artist, album),),
+            )
+            conn.execute(
+                "INSERT INTO album_genres VALUES (?, 'Techno', 'musicbrainz_release')",
+                (album_key(artist, album),),
+            )
+    sidecar.close()
+    return clusters
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> BeetsEnv:
+    env = BeetsEnv(
+        tmp_path / "beets", plugins=list(ALL_PLUGINS), settings={"discogsgenres": {"auto": False}}
+    )
+    write_library(tmp_path / "in", library_albums())
+    env.run("import", str(tmp_path / "in"))
+    env.clusters = store_cluster_features(env)  # type: ignore[attr-defined]
+    return env
+
+
+BUILD = ("buildartifacts", "--stages", "genre-sim,artifacts,verify")
+
+
+def load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_build_writes_loadable_consistent_artifacts(env: BeetsEnv) -> None:
+    out = env.run(*BUILD).stdout
+    assert "artifacts OK" in out
+    data = load(env.out_dir / "data_matrices_step1.npz")
+    sim = load(env.out_dir / "genre_similarity_matrix.npz")
+    n = len(data["track_ids"])
+    assert n == 18 and len(set(data["track_ids"].tolist())) == 18
+    assert data["X_sonic"].shape == (18, 137) and data["X_sonic"].dtype == np.float32
+    assert list(data["genre_vocab"]) == list(sim["genre_vocab"])  # one vocabulary
+    assert {"jazz", "cool jazz", "electronic", "techno"} <= set(sim["genre_vocab"].tolist())
+    # Non-ASCII artists keep readable, distinct keys.
+    keys = set(data["artist_keys"].tolist())
+    assert {"björk", "坂本龍一"} <= keys
+    assert not any(k.startswith("unknown:") for k in keys)
+    report = json.loads((env.out_dir / "analyze_run_report.json").read_text())
+    assert [s["name"] for s in report["stages"]] == ["genre-sim", "artifacts", "verify"]
+    assert report["ok"] is True
+
+
+def test_incremental_skip_and_rebuild_after_change(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    path = env.out_dir / "data_matrices_step1.npz"
+    first = path.stat().st_mtime_ns
+    out = env.run(*BUILD).stdout
+    assert "genre-sim: up-to-date" in out and "artifacts: up-to-date" in out
+    assert path.stat().st_mtime_ns == first
+    env.run("modify", "-y", "title:Chet 1", "genres=Bebop")
+    out = env.run(*BUILD).stdout
+    assert "artifacts: ok" in out
+    assert "bebop" in load(path)["genre_vocab"].tolist() or "bebop" in json.dumps(
+        load(env.out_dir / "genre_similarity_matrix.npz")["genre_vocab"].tolist()
+    )
+    assert path.stat().st_mtime_ns != first
+
+
+def test_limit_goes_to_its_own_directory(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    real = env.out_dir / "data_matrices_step1.npz"
+    before = real.read_bytes()
+    env.run(*BUILD, "--limit", "5")
+    limited = load(env.out_dir / "limit-5" / "data_matrices_step1.npz")
+    assert len(limited["track_ids"]) == 5
+    assert real.read_bytes() == before
+
+
+def test_dry_run_writes_nothing(env: BeetsEnv) -> None:
+    out = env.run("buildartifacts", "-p").stdout
+    assert "Dry run" in out and "artifacts: 18 of 18 tracks" in out
+    assert not env.out_dir.exists()
+
+
+def test_verify_catches_broken_files_and_exits_non_zero(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    path = env.out_dir / "data_matrices_step1.npz"
+    data = load(path)
+    data["X_sonic"][3, 5] = np.nan
+    data["track_ids"][1] = data["track_ids"][0]
+    np.savez(path, **data)
+    proc = env.run("buildartifacts", "--stages", "verify", check=False)
+    assert proc.returncode != 0
+    assert "duplicate" in proc.stdout.lower() and "nan" in proc.stdout.lower()
+    report = json.loads((env.out_dir / "analyze_run_report.json").read_text())
+    assert report["ok"] is False and report["stages"][0]["result"] == "error"
+
+
+def test_truncated_artifact_is_an_error(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    path = env.out_dir / "data_matrices_step1.npz"
+    path.write_bytes(path.read_bytes()[:200])
+    proc = env.run("buildartifacts", "--stages", "verify", check=False)
+    assert proc.returncode != 0 and "data_matrices_step1.npz" in proc.stdout
+
+
+def test_discogs_without_token_skips_by_default_and_fails_when_named(env: BeetsEnv) -> None:
+    out = env.run("buildartifacts", "--stages", "discogs,genre-sim,artifacts,verify", check=False)
+    assert out.returncode != 0 and "Discogs token required" in out.stderr
+    proc = env.run("buildartifacts", "-y")
+    assert "Discogs token required" in proc.stderr
+    assert "discogs: skipped" in proc.stdout
+
+
+def test_unknown_stage_is_refused(env: BeetsEnv) -> None:
+    proc = env.run("buildartifacts", "--stages", "sonic,bogus", check=False)
+    assert proc.returncode != 0 and "bogus" in proc.stderr
+
+
+def test_playlist_from_a_jazz_seed_stays_jazz(env: BeetsEnv, tmp_path: Path) -> None:
+    env.run(*BUILD)
+    m3u = tmp_path / "list.m3u"
+    env.run("dsplaylist", "title:Kind of Blue 1", "-n", "8", "-o", str(m3u))
+    lines = m3u.read_text("utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    paths = [line for line in lines if not line.startswith("#")]
+    assert 2 <= len(paths) <= 8 and "Kind of Blue 1" in paths[0]
+    assert all(Path(p).exists() for p in paths)
+    artists = [
+        line.split(",", 1)[1].split(" - ")[0] for line in lines if line.startswith("#EXTINF")
+    ]
+    assert set(artists) <= {a for a, _ in JAZZ}
+    assert all(a != b for a, b in zip(artists, artists[1:], strict=False))
+
+
+def test_playlist_messages(env: BeetsEnv) -> None:
+    proc = env.run("dsplaylist", "title:Kind of Blue 1", check=False)
+    assert proc.returncode != 0 and "beet buildartifacts" in proc.stderr
+    env.run(*BUILD)
+    proc = env.run("dsplaylist", "title:nothing-like-this", check=False)
+    assert proc.returncode != 0 and "matched no tracks" in proc.stderr
+    out = env.run("dsplaylist", "title:Homogenic 2", "-p", "-n", "4").stdout
+    assert out.splitlines()[0].startswith("* Björk – Homogenic 2 – ")
+
+
+def test_report_is_written_and_matches_the_sidecar(env: BeetsEnv) -> None:
+    pytest.importorskip("matplotlib")
+    env.run(*BUILD)
+    out = env.run("dsreport").stdout
+    path = Path(out.strip().split("Report: ")[1])
+    html = path.read_text("utf-8")
+    assert html.count("data:image/png;base64,") >= 3
+    assert "坂本龍一" in html or "Björk" in html
+    with sqlite3.connect(env.sidecar_path) as conn:
+        n_features = conn.execute("SELECT COUNT(*) FROM sonic_files").fetchone()[0]
+    assert f">{n_features}<" in html.replace(" ", "")
+    assert zipfile.is_zipfile(env.out_dir / "data_matrices_step1.npz")

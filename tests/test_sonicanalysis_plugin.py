@@ -1,0 +1,201 @@
+"""`sonicanalysis` end to end: the real `beet` CLI on a real library of generated audio."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from beetsplug._dspipeline.sidecar import Sidecar
+from devtools.beets_env import BeetsEnv
+from devtools.demo_library import AlbumSpec, TrackSpec, synth_track, write_library
+
+ALBUMS = [
+    AlbumSpec(
+        "Click Band",
+        "Tempo Tests",
+        2020,
+        "flac",
+        [
+            TrackSpec("Fast", 128, 60, 8.0, 0.9),
+            TrackSpec("Slow", 90, 57, 8.0, 0.5),
+        ],
+    ),
+    AlbumSpec(
+        "Drone Band",
+        "Ambient Tests",
+        2021,
+        "ogg",
+        [
+            TrackSpec("Drone", 0, 50, 8.0, 0.2),
+        ],
+    ),
+    AlbumSpec(
+        "MP3 Band",
+        "Lossy Tests",
+        2022,
+        "mp3",
+        [
+            TrackSpec("Lossy", 110, 62, 8.0, 0.7),
+        ],
+    ),
+]
+
+
+def make_env(tmp_path: Path, **sonic: object) -> BeetsEnv:
+    return BeetsEnv(
+        tmp_path / "beets",
+        plugins=["sonicanalysis"],
+        settings={"sonicanalysis": {"workers": 1, **sonic}},
+    )
+
+
+def features(env: BeetsEnv) -> dict[int, np.ndarray]:
+    sidecar = Sidecar(env.sidecar_path)
+    try:
+        return {i: f.full for i, f in sidecar.features_for_items().items()}
+    finally:
+        sidecar.close()
+
+
+def failures(env: BeetsEnv) -> dict[str, str]:
+    with sqlite3.connect(env.sidecar_path) as conn:
+        return {
+            Path(p.decode()).name: r
+            for p, r in conn.execute("SELECT path, reason FROM sonic_failures")
+        }
+
+
+def analysed_count(out: str) -> int:
+    line = next(
+        line for line in out.splitlines() if line.startswith("Sonic: ") and "analysed," in line
+    )
+    return int(line.split()[1])
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> BeetsEnv:
+    env = make_env(tmp_path)
+    write_library(tmp_path / "in", ALBUMS)
+    env.run("import", str(tmp_path / "in"))
+    return env
+
+
+def test_analyses_every_track_sets_bpm_and_skips_next_time(env: BeetsEnv) -> None:
+    out = env.run("sonicanalysis").stdout
+    assert analysed_count(out) == 4
+    got = features(env)
+    assert len(got) == 4 and all(v.shape == (137,) and np.isfinite(v).all() for v in got.values())
+    bpms = dict(
+        line.split("\t") for line in env.run("ls", "-f", "$title\t$bpm").stdout.strip().splitlines()
+    )
+    assert abs(int(bpms["Fast"]) - 128) <= 3 or abs(int(bpms["Fast"]) - 64) <= 2
+    out = env.run("sonicanalysis").stdout
+    assert analysed_count(out) == 0 and "4 up to date" in out
+
+
+def test_drone_is_kept_with_the_beat_grid_fallback(env: BeetsEnv) -> None:
+    env.run("sonicanalysis")
+    sidecar = Sidecar(env.sidecar_path)
+    stored = list(sidecar.features_for_items().values())
+    sidecar.close()
+    fallback = [f for f in stored if f.beat_fallback]
+    assert len(fallback) == 1 and fallback[0].n_beats < 4
+
+
+def test_move_retag_and_reimport_do_not_reanalyse(env: BeetsEnv, tmp_path: Path) -> None:
+    env.run("sonicanalysis")
+    before = sorted(v.tobytes() for v in features(env).values())
+    env.config["paths"] = {"default": "moved/$albumartist/$title"}
+    env.write_config()
+    env.run("move")
+    env.run("modify", "-y", "title:Fast", "comments=retagged")  # rewrites the file's tags
+    out = env.run("sonicanalysis").stdout
+    assert analysed_count(out) == 0 and "relinked" in out
+    # Re-import: remove from the library (files stay) and import the moved files again.
+    moved = env.music_dir / "moved"
+    copy = tmp_path / "again"
+    shutil.copytree(moved, copy)
+    env.run("remove", "-y")
+    env.run("import", str(copy))
+    out = env.run("sonicanalysis").stdout
+    assert analysed_count(out) == 0
+    assert sorted(v.tobytes() for v in features(env).values()) == before
+
+
+def test_changed_audio_is_analysed_again(env: BeetsEnv) -> None:
+    env.run("sonicanalysis")
+    path = Path(env.run("ls", "-p", "title:Slow").stdout.strip())
+    old = features(env)
+    sf.write(path, synth_track(TrackSpec("Slow", 140, 64, 8.0, 1.0), seed=99), 22050, format="FLAC")
+    out = env.run("sonicanalysis").stdout
+    assert analysed_count(out) == 1
+    new = features(env)
+    changed = [i for i in new if not np.array_equal(new[i], old[i])]
+    assert len(changed) == 1
+
+
+def test_bad_files_are_recorded_with_reasons_and_retried(env: BeetsEnv) -> None:
+    paths = env.run("ls", "-p").stdout.strip().splitlines()
+    lossy = Path(next(p for p in paths if p.endswith(".mp3")))
+    drone = Path(next(p for p in paths if p.endswith(".ogg")))
+    good_bytes = lossy.read_bytes()
+    lossy.write_bytes(b"\x00garbage" * 100)
+    drone.unlink()
+    out = env.run("sonicanalysis").stdout
+    assert analysed_count(out) == 2
+    assert "1 failed, 1 missing" in out
+    reasons = failures(env)
+    assert reasons[drone.name] == "missing"
+    assert reasons[lossy.name] in {"corrupt", "unsupported"}
+    # Unchanged failures are not retried without --retry-failed.
+    out = env.run("sonicanalysis").stdout
+    assert "failed before" in out
+    lossy.write_bytes(good_bytes)
+    env.run("sonicanalysis", "--retry-failed")
+    assert lossy.name not in failures(env)
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    write_library(tmp_path / "in", ALBUMS[:1])
+    env.run("import", str(tmp_path / "in"))
+    out = env.run("sonicanalysis", "-p").stdout
+    assert "2 tracks would be analysed" in out
+    assert not env.sidecar_path.exists()
+
+
+def test_kill_mid_run_leaves_whole_rows_and_resumes(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    albums = [
+        AlbumSpec(
+            "Long Band",
+            "Many Tracks",
+            2020,
+            "wav",
+            [TrackSpec(f"T{i:02d}", 100 + i, 50 + i % 12, 20.0, 0.6) for i in range(12)],
+        )
+    ]
+    write_library(tmp_path / "in", albums)
+    env.run("import", str(tmp_path / "in"))
+    proc = env.popen("sonicanalysis", "-j", "1")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if env.sidecar_path.exists() and len(features(env)) >= 2:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    done = len(features(env))
+    assert 0 < done < 12
+    with sqlite3.connect(env.sidecar_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    out = env.run("sonicanalysis").stdout
+    assert analysed_count(out) == 12 - done
+    assert len(features(env)) == 12
