@@ -468,7 +468,9 @@ class StandinServer:
         httpd.block_on_close = False
         self._httpd = httpd
         self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        self._thread = threading.Thread(target=httpd.serve_forever, name="discogs-standin")
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="discogs-standin"
+        )
         self._thread.daemon = True
         self._thread.start()
         return self.base_url
@@ -524,7 +526,9 @@ class StandinServer:
 
 class _Handler(BaseHTTPRequestHandler):
     standin: StandinServer
+    _request: tuple[str, dict[str, str], float]
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes
     server_version = "DiscogsStandin/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -535,8 +539,13 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.standin
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
-        status = self._respond(server, url.path, query, arrived)
-        server._record(RequestRecord("GET", url.path, query, status, arrived))
+        self._request = (url.path, query, arrived)
+        self._respond(server, url.path, query, arrived)
+
+    def _record(self, status: int) -> None:
+        # Logged before the answer goes out, so a client that got it sees it logged.
+        path, query, arrived = self._request
+        self.standin._record(RequestRecord("GET", path, query, status, arrived))
 
     def _respond(self, server: StandinServer, path: str, query: dict[str, str], now: float) -> int:
         fault = server.faults.take(path)
@@ -591,6 +600,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps({"results": [], "pagination": {"items": 0}}).encode()
             return self._raw(200, body[: len(body) // 2], len(body))
         # "reset": abort the TCP connection (RST) without any response.
+        self._record(0)
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
         self.connection.close()
@@ -598,6 +608,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, payload: JSON, headers: dict[str, str]) -> int:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -608,6 +619,7 @@ class _Handler(BaseHTTPRequestHandler):
         return status
 
     def _raw(self, status: int, body: bytes, declared_length: int | None) -> int:
+        self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(declared_length or len(body)))

@@ -270,8 +270,6 @@ class LookupResult:
 class _Candidate:
     result: dict[str, Any]
     score: float
-    title_sim: float
-    artist_sim: float
     rank: int
 
     @property
@@ -332,7 +330,11 @@ class _Lookup:
 
     # scoring
     def score(self, results: Sequence[dict[str, Any]]) -> tuple[list[_Candidate], list[_Candidate]]:
-        """(accepted candidates, title matches whose artist did not match)."""
+        """(accepted candidates, candidates accepted if their artist checks out on the release).
+
+        The second list holds title matches whose shown artist did not match, scored as if it
+        had (verified later on the release's credited names and ANVs).
+        """
         accepted, unmatched = [], []
         for rank, result in enumerate(results):
             if result.get("type", "release") != "release" or not isinstance(
@@ -349,17 +351,23 @@ class _Lookup:
                 )
             else:
                 artist_sim = 0.0 if self.strict else 1.0
-            weights = 0.6 * title_sim + 0.3 * artist_sim
-            if self.query.year:
-                score = weights + 0.1 * _year_similarity(self.query.year, result.get("year"))
-            else:
-                score = weights / 0.9
-            candidate = _Candidate(result, score, title_sim, artist_sim, rank)
-            if artist_sim >= ARTIST_MIN and score >= self.threshold:
-                accepted.append(candidate)
-            else:
-                unmatched.append(candidate)
+            year_sim = (
+                _year_similarity(self.query.year, result.get("year")) if self.query.year else None
+            )
+            score = self.combine(title_sim, artist_sim, year_sim)
+            if artist_sim >= ARTIST_MIN:
+                if score >= self.threshold:
+                    accepted.append(_Candidate(result, score, rank))
+            elif (if_verified := self.combine(title_sim, 1.0, year_sim)) >= self.threshold:
+                unmatched.append(_Candidate(result, if_verified, rank))
         return accepted, unmatched
+
+    @staticmethod
+    def combine(title_sim: float, artist_sim: float, year_sim: float | None) -> float:
+        """0.6 title + 0.3 artist + 0.1 year; without a year, the first two rescaled to 1."""
+        if year_sim is None:
+            return (0.6 * title_sim + 0.3 * artist_sim) / 0.9
+        return 0.6 * title_sim + 0.3 * artist_sim + 0.1 * year_sim
 
     def release_artist_matches(self, release: dict[str, Any]) -> bool:
         """Whether the album artist is one of the release's artists, by name or ANV."""
@@ -448,7 +456,7 @@ class _Lookup:
                 verified = True
                 best = max(unmatched, key=lambda c: c.sort_key)
                 release_id = _int_or_none(best.result.get("id"))
-                if release_id is not None and best.title_sim >= TITLE_MIN:
+                if release_id is not None:
                     try:
                         release = self.release(release_id)
                     except DiscogsNotFound:
