@@ -1,0 +1,25 @@
+"""Sonic analysis core: decode audio once and compute beat3tower 137-d feature vectors.
+
+Pure functions over files, arrays and plain data; never imports beets. librosa is imported
+lazily inside the functions that need it (its first use compiles numba code).
+"""
+
+from .decode import AnalysisError, DecodedAudio, audio_hash, decode
+from .extract import TrackFeatures, analyse_file, analyse_signal
+from .layout import EXTRACTOR_NAME, EXTRACTOR_VERSION, FEATURE_NAMES, HARMONY, RHYTHM, TIMBRE
+
+__all__ = [
+    "EXTRACTOR_NAME",
+    "EXTRACTOR_VERSION",
+    "FEATURE_NAMES",
+    "HARMONY",
+    "RHYTHM",
+    "TIMBRE",
+    "AnalysisError",
+    "DecodedAudio",
+    "TrackFeatures",
+    "analyse_file",
+    "analyse_signal",
+    "audio_hash",
+    "decode",
+]

@@ -1,0 +1,110 @@
+"""Generators that write real audio files with known content (tempo, pitch classes, silence...).
+
+Every writer takes the target path; the format follows its extension (wav, flac, ogg, mp3) and
+is written by soundfile/libsndfile. Signals are deterministic (seeded noise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SR = 44100
+_FORMATS = {
+    ".wav": {"format": "WAV", "subtype": "PCM_16"},
+    ".flac": {"format": "FLAC", "subtype": "PCM_16"},
+    ".ogg": {"format": "OGG", "subtype": "VORBIS"},
+    ".mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III"},
+}
+
+
+def write(path: Path, samples: np.ndarray, sr: int = SR) -> Path:
+    """Write (n,) or (n, channels) float samples to `path` in the format of its extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.clip(samples, -1.0, 1.0), sr, **_FORMATS[path.suffix.lower()])
+    return path
+
+
+def midi_hz(note: float) -> float:
+    return float(440.0 * 2.0 ** ((note - 69) / 12))
+
+
+def clicks(bpm: float, seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """Percussive clicks (decaying noise bursts + a 1 kHz blip) every 60/bpm s; downbeats louder."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    out = np.zeros(n, np.float64)
+    burst_len = int(0.04 * sr)
+    t = np.arange(burst_len) / sr
+    burst = np.exp(-t / 0.008) * (rng.standard_normal(burst_len) + np.sin(2 * np.pi * 1000 * t))
+    period = 60.0 / bpm
+    for i, start in enumerate(np.arange(0.0, seconds, period)):
+        a = int(start * sr)
+        b = min(n, a + burst_len)
+        out[a:b] += (0.9 if i % 4 == 0 else 0.6) * burst[: b - a]
+    return 0.5 * out / np.max(np.abs(out))
+
+
+def chord(
+    pitch_classes: Sequence[int], seconds: float, sr: int = SR, octave: int = 4
+) -> np.ndarray:
+    """Sustained harmonic tones (3 partials) of the given pitch classes (0 = C) in one octave."""
+    t = np.arange(int(seconds * sr)) / sr
+    out = np.zeros_like(t)
+    for pc in pitch_classes:
+        f0 = midi_hz(12 * (octave + 1) + pc)
+        for harmonic, amp in ((1, 1.0), (2, 0.4), (3, 0.2)):
+            out += amp * np.sin(2 * np.pi * f0 * harmonic * t)
+    fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.05)  # no clicks at the ends
+    return 0.6 * out * fade / np.max(np.abs(out))
+
+
+def drone(seconds: float, sr: int = SR) -> np.ndarray:
+    """Beatless pad: a low A with slowly beating detuned partials, long fades, no onsets."""
+    t = np.arange(int(seconds * sr)) / sr
+    out = np.zeros_like(t)
+    for f, amp in ((55.0, 1.0), (110.3, 0.5), (164.6, 0.3), (220.8, 0.2)):
+        out += amp * np.sin(2 * np.pi * f * t)
+    envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) / 2.0)
+    return 0.5 * out * envelope / np.max(np.abs(out))
+
+
+def noise(seconds: float, sr: int = SR, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 0.3 * rng.standard_normal(int(seconds * sr))
+
+
+def song(seconds: float, bpm: float = 120.0, sr: int = SR, seed: int = 2) -> np.ndarray:
+    """A music-like mix: clicks on the beat, a bass line and a chord change every 2 bars."""
+    beat = clicks(bpm, seconds, sr, seed)
+    progression = ((0, 4, 7), (9, 0, 4), (5, 9, 0), (7, 11, 2))  # C, Am, F, G
+    bar = 4 * 60.0 / bpm
+    chunks = []
+    for i in range(int(np.ceil(seconds / (2 * bar)))):
+        pcs = progression[i % len(progression)]
+        chunks.append(chord(pcs, 2 * bar, sr) + 0.5 * chord(pcs[:1], 2 * bar, sr, octave=2))
+    harmony = np.concatenate(chunks)[: len(beat)]
+    rng = np.random.default_rng(seed)
+    return 0.5 * beat + 0.4 * harmony + 0.003 * rng.standard_normal(len(beat))
+
+
+def stereo(mono: np.ndarray) -> np.ndarray:
+    """Two slightly different channels (so a down-mix is not a no-op)."""
+    return np.stack([mono, 0.8 * mono], axis=1)
+
+
+def corrupt_file(path: Path, size: int = 4096, seed: int = 3) -> Path:
+    """Random bytes under an audio extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(np.random.default_rng(seed).bytes(size))
+    return path
+
+
+def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
+    """The first `keep` fraction of `source`'s bytes (a cut-off download)."""
+    data = source.read_bytes()
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target
