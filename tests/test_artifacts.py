@@ -28,6 +28,7 @@ from beetsplug._dspipeline.embedding import (
     squared_distance_shares,
 )
 from beetsplug._dspipeline.genre_sim import GenreSimilarity, build_genre_similarity
+from beetsplug._dspipeline.npzio import RowBlocks
 from devtools.synthetic_library import SyntheticLibrary, synthetic_library
 
 META = {"library": "/lib.db", "sidecar": "/side.db", "limit": None}
@@ -328,3 +329,21 @@ def test_config_is_recorded(tmp_path: Path) -> None:
     assert arrays["dsp_sonic_embedding"].shape[1] == 16
     assert arrays["dsp_genre_embedding"].shape[1] == 3
     assert result.meta["embedding"]["tower_components"] == [4, 8, 4]  # type: ignore[index]
+
+
+def test_row_blocks_stream_into_a_normal_npy(tmp_path: Path) -> None:
+    matrix = np.arange(30, dtype=np.float32).reshape(10, 3)
+    blocks = RowBlocks(
+        (10, 3), np.dtype(np.float32), lambda: (matrix[i : i + 4] for i in (0, 4, 8))
+    )
+    path = write_npz_atomic(tmp_path / "x.npz", m=blocks, other=np.ones(2))
+    np.testing.assert_array_equal(_load(path)["m"], matrix)
+    short = RowBlocks((11, 3), np.dtype(np.float32), lambda: iter([matrix]))
+    with pytest.raises(ValueError, match="'m': blocks gave 10 rows, expected 11"):
+        write_npz_atomic(tmp_path / "x.npz", m=short)
+    wrong = RowBlocks((10, 3), np.dtype(np.float64), lambda: iter([matrix]))
+    with pytest.raises(ValueError, match="does not fit"):
+        write_npz_atomic(tmp_path / "x.npz", m=wrong)
+    # The failed writes left the earlier file untouched and no temp files behind.
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npz"]
+    np.testing.assert_array_equal(_load(path)["m"], matrix)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +29,7 @@ from .embedding import (
 from .genre_sim import GenreSimilarity, ordered_vocabulary
 from .npzio import (
     ArtifactFileError,
+    RowBlocks,
     json_array,
     load_npz,
     read_json_array,
@@ -43,6 +44,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ArtifactBuildResult",
     "ArtifactConfig",
+    "GenreSmoothing",
     "TrackRecord",
     "align_similarity",
     "artist_key",
@@ -158,6 +160,53 @@ def _genre_rows(tracks: Sequence[TrackRecord], min_count: int) -> tuple[sp.csr_a
     return sp.csr_array(full[:, order]), [names[i] for i in order]
 
 
+@dataclass(frozen=True)
+class GenreSmoothing:
+    """``X_genre_raw`` and ``X_genre_smoothed`` computed block by block from sparse raw rows.
+
+    Smoothed rows are ``r S / ||r S||`` (zero rows stay zero). L2 because squared distances of
+    such rows are ``2 − 2·cosine``, the measure of the candidate gate, and a track with many
+    genres does not outweigh one with a single genre. Dense (N, G) float32 matrices are 400 MB
+    each at 100k × 1,000, so neither is ever held whole.
+    """
+
+    raw_rows: sp.csr_array  # (N, G) float32
+    similarity: np.ndarray  # (G, G) float32, aligned
+    block_rows: int = 8192
+
+    def _spans(self) -> Iterator[tuple[int, int]]:
+        n_rows = self.raw_rows.shape[0]
+        for start in range(0, n_rows, self.block_rows):
+            yield start, min(start + self.block_rows, n_rows)
+
+    def _smoothed(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.raw_rows[start:stop] @ self.similarity, dtype=np.float32)
+
+    def row_norms(self) -> np.ndarray:
+        """(N,) L2 norms of the unnormalised smoothed rows ``r S``."""
+        parts = [np.linalg.norm(self._smoothed(a, b), axis=1) for a, b in self._spans()]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def raw_blocks(self) -> RowBlocks:
+        """``X_genre_raw`` (N, G) float32 as row blocks."""
+        return RowBlocks(
+            self.raw_rows.shape,
+            np.dtype(np.float32),
+            lambda: (self.raw_rows[a:b].toarray() for a, b in self._spans()),
+        )
+
+    def smoothed_blocks(self, row_norms: np.ndarray) -> RowBlocks:
+        """``X_genre_smoothed`` (N, G) float32, rows L2-normalised, as row blocks."""
+
+        def blocks() -> Iterator[np.ndarray]:
+            for a, b in self._spans():
+                block = self._smoothed(a, b)
+                block /= np.maximum(row_norms[a:b], 1e-12)[:, None]
+                yield block
+
+        return RowBlocks(self.raw_rows.shape, np.dtype(np.float32), blocks)
+
+
 def _existing_is_full_build(path: Path) -> bool:
     try:
         arrays = load_npz(path, keys=("dsp_meta",))
@@ -225,11 +274,8 @@ def build_artifacts(
 
     raw_rows, vocab = _genre_rows(kept, config.genre_min_count)
     similarity, n_in_sim = align_similarity(vocab, genre_sim)
-    x_genre_smoothed = np.asarray(raw_rows @ similarity, dtype=np.float32)
-    # L2 rows: squared distances of smoothed rows are then 2 − 2·cosine, the candidate gate's
-    # measure, and a track with many genres does not outweigh one with a single genre.
-    row_norms = np.sqrt(np.einsum("ij,ij->i", x_genre_smoothed, x_genre_smoothed))
-    x_genre_smoothed /= np.maximum(row_norms, 1e-12)[:, None]
+    smoothing = GenreSmoothing(raw_rows, similarity)
+    row_norms = smoothing.row_norms()
     has_genres = raw_rows.indptr[1:] > raw_rows.indptr[:-1]
 
     sonic_fit = fit_sonic_embedding(x_sonic, config)
@@ -287,8 +333,8 @@ def build_artifacts(
         X_sonic_start=segments["start"],
         X_sonic_mid=segments["mid"],
         X_sonic_end=segments["end"],
-        X_genre_raw=raw_rows.toarray(),
-        X_genre_smoothed=x_genre_smoothed,
+        X_genre_raw=smoothing.raw_blocks(),
+        X_genre_smoothed=smoothing.smoothed_blocks(row_norms),
         genre_vocab=str_array(vocab),
         track_artists=str_array(r.artist for r in kept),
         track_titles=str_array(r.title for r in kept),

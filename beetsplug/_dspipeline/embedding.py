@@ -162,8 +162,7 @@ class SonicEmbedding:
     def tower_blocks(self, features: np.ndarray) -> list[np.ndarray]:
         """Scaled per-tower PCA blocks (N, k_t) of raw (N, 137) features, before row L2."""
         _check_width(features)
-        scaled = (features.astype(np.float64) - self.center) / self.scale
-        np.clip(scaled, -self.clip, self.clip, out=scaled)
+        scaled = _robust_scaled(features, self.center, self.scale, self.clip)
         return [
             (scaled[:, sl] - mean) @ components * block_scale
             for sl, mean, components, block_scale in zip(
@@ -187,6 +186,16 @@ def _check_width(features: np.ndarray) -> None:
         )
 
 
+def _robust_scaled(
+    features: np.ndarray, center: np.ndarray, scale: np.ndarray, clip: float
+) -> np.ndarray:
+    """(N, D) float64 ``clip((x − center) / scale, ±clip)``, computed in place on one copy."""
+    scaled = features.astype(np.float64)
+    scaled -= center
+    scaled /= scale
+    return np.clip(scaled, -clip, clip, out=scaled)
+
+
 def fit_sonic_embedding(
     features: np.ndarray, config: ArtifactConfig | None = None
 ) -> SonicEmbedding:
@@ -195,15 +204,12 @@ def fit_sonic_embedding(
     _check_width(features)
     if features.shape[0] < 2:
         raise ValueError(f"need at least 2 tracks with sonic features, got {features.shape[0]}")
-    values = features.astype(np.float64)
-    center = np.median(values, axis=0)
-    q75, q25 = np.percentile(values, [75, 25], axis=0)
+    q25, center, q75 = np.percentile(features, [25, 50, 75], axis=0)
     scale = (q75 - q25) / _IQR_TO_STD
-    std = values.std(axis=0)
-    scale = np.where(scale > _TINY, scale, np.where(std > _TINY, std, 1.0))
-    values -= center
-    values /= scale
-    np.clip(values, -config.clip, config.clip, out=values)
+    flat = np.flatnonzero(scale <= _TINY)
+    std = features[:, flat].astype(np.float64).std(axis=0)
+    scale[flat] = np.where(std > _TINY, std, 1.0)
+    values = _robust_scaled(features, center, scale, config.clip)
     means, components, scales = [], [], []
     for sl, n_components, weight in zip(
         TOWER_SLICES, config.tower_components, config.tower_weights, strict=True

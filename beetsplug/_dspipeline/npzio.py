@@ -11,14 +11,16 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 __all__ = [
     "ArtifactFileError",
+    "RowBlocks",
     "json_array",
     "load_npz",
     "read_json_array",
@@ -46,21 +48,42 @@ def read_json_array(array: np.ndarray, *, path: Path | str, key: str) -> Any:
         raise ArtifactFileError(f"{path}: '{key}' is not valid JSON ({exc.msg})") from None
 
 
-def write_npz_atomic(path: Path | str, **arrays: np.ndarray) -> Path:
+@dataclass(frozen=True)
+class RowBlocks:
+    """A C-order array of ``shape``/``dtype`` written without being held in memory whole:
+    ``blocks()`` yields consecutive row blocks (each ``(n_i, *shape[1:])``, n_i summing to
+    ``shape[0]``)."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    blocks: Callable[[], Iterable[np.ndarray]]
+
+
+def write_npz_atomic(path: Path | str, **arrays: np.ndarray | RowBlocks) -> Path:
     """Write ``arrays`` to the uncompressed ``.npz`` file ``path`` atomically.
 
-    Object arrays are refused, so the result always loads with ``allow_pickle=False``.
-    Returns the final path.
+    Object arrays are refused, so the result always loads with ``allow_pickle=False``;
+    :class:`RowBlocks` values are streamed. Returns the final path.
     """
     target = Path(path)
     for key, value in arrays.items():
-        if np.asarray(value).dtype.kind == "O":
+        dtype = value.dtype if isinstance(value, RowBlocks) else np.asarray(value).dtype
+        if dtype.kind == "O":
             raise ValueError(f"{target}: array '{key}' has dtype object (would need pickle)")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, allow_pickle=False, **arrays)
+            # The layout np.savez uses: stored (uncompressed) zip64 members "<key>.npy".
+            with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for key, value in arrays.items():
+                    with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                        if isinstance(value, RowBlocks):
+                            _write_blocks(member, value, f"{target}: array '{key}'")
+                        else:
+                            np.lib.format.write_array(
+                                member, np.asanyarray(value), allow_pickle=False
+                            )
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
@@ -69,6 +92,23 @@ def write_npz_atomic(path: Path | str, **arrays: np.ndarray) -> Path:
         raise
     _fsync_dir(target.parent)
     return target
+
+
+def _write_blocks(member: IO[bytes], array: RowBlocks, label: str) -> None:
+    header = {
+        "descr": np.lib.format.dtype_to_descr(array.dtype),
+        "fortran_order": False,
+        "shape": array.shape,
+    }
+    np.lib.format.write_array_header_1_0(member, header)
+    rows = 0
+    for block in array.blocks():
+        if block.dtype != array.dtype or block.shape[1:] != array.shape[1:]:
+            raise ValueError(f"{label}: block {block.shape} {block.dtype} does not fit {array}")
+        member.write(np.ascontiguousarray(block).tobytes())
+        rows += block.shape[0]
+    if rows != array.shape[0]:
+        raise ValueError(f"{label}: blocks gave {rows} rows, expected {array.shape[0]}")
 
 
 def _fsync_dir(directory: Path) -> None:
