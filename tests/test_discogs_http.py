@@ -140,7 +140,7 @@ def test_timeout_forever_is_an_error(discogs_server: StandinServer) -> None:
 def test_bad_json_is_an_error(discogs_server: StandinServer, kind: str) -> None:
     discogs_server.faults.inject(kind, times=1)
     client = client_for(discogs_server)
-    with pytest.raises(DiscogsError, match="malformed JSON|truncated") as info:
+    with pytest.raises(DiscogsError, match=r"malformed JSON|truncated") as info:
         client.search_releases("Homogenic", None, None)
     assert "\n" not in str(info.value)
     assert client.search_releases("Homogenic", None, None)  # the next call is fine again
