@@ -38,6 +38,7 @@ __all__ = [
     "ArtifactConfig",
     "GenreEmbedding",
     "SonicEmbedding",
+    "balanced_block_scales",
     "fit_genre_embedding",
     "fit_sonic_embedding",
     "hybrid_embedding",
@@ -133,6 +134,32 @@ def _block_scale(block: np.ndarray, weight: float) -> float:
     return float(np.sqrt(weight / msd)) if msd > _TINY else 0.0
 
 
+def balanced_block_scales(
+    blocks: Sequence[np.ndarray], weights: Sequence[float], *, tolerance: float = 1e-3
+) -> list[float]:
+    """Per-block factors so that, after concatenation and row L2 normalisation, each block's
+    share of the mean squared pairwise distance equals its normalised weight.
+
+    Starts from ``sqrt(w / msd)`` (exact before row normalisation) and corrects for the row
+    normalisation, which favours blocks that are large where others are small (e.g. the sonic
+    block of tracks without genres), by a few multiplicative steps.
+    """
+    total = sum(weights)
+    targets = [w / total for w in weights]
+    scales = [_block_scale(block, w) for block, w in zip(blocks, targets, strict=True)]
+    for _ in range(20):
+        joined = l2_normalise_rows(np.hstack([b * s for b, s in zip(blocks, scales, strict=True)]))
+        edges = np.cumsum([b.shape[1] for b in blocks])[:-1]
+        shares = squared_distance_shares(np.split(joined, edges, axis=1))
+        if max(abs(a - t) for a, t in zip(shares, targets, strict=True)) < tolerance:
+            break
+        scales = [
+            s * float(np.sqrt(t / a)) if a > _TINY else s
+            for s, a, t in zip(scales, shares, targets, strict=True)
+        ]
+    return scales
+
+
 def _pca_from_covariance(covariance: np.ndarray, n_components: int) -> np.ndarray:
     """Top ``n_components`` eigenvectors (D, k) of a symmetric (D, D) matrix, signs fixed."""
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
@@ -210,24 +237,22 @@ def fit_sonic_embedding(
     std = features[:, flat].astype(np.float64).std(axis=0)
     scale[flat] = np.where(std > _TINY, std, 1.0)
     values = _robust_scaled(features, center, scale, config.clip)
-    means, components, scales = [], [], []
-    for sl, n_components, weight in zip(
-        TOWER_SLICES, config.tower_components, config.tower_weights, strict=True
-    ):
+    means, components, blocks = [], [], []
+    for sl, n_components in zip(TOWER_SLICES, config.tower_components, strict=True):
         tower = values[:, sl]
         mean = tower.mean(axis=0)
         centred = tower - mean
         vectors = _pca_from_covariance(centred.T @ centred / len(tower), n_components)
         means.append(mean)
         components.append(vectors)
-        scales.append(_block_scale(centred @ vectors, weight))
+        blocks.append(centred @ vectors)
     return SonicEmbedding(
         center=center,
         scale=scale,
         clip=config.clip,
         tower_means=tuple(means),
         tower_components=tuple(components),
-        tower_scales=tuple(scales),
+        tower_scales=tuple(balanced_block_scales(blocks, config.tower_weights)),
         tower_weights=tuple(config.tower_weights),
     )
 
@@ -283,9 +308,7 @@ def hybrid_embedding(
 
     Returns the embedding and the realised (sonic, genre) shares after row normalisation.
     """
-    blocks = [
-        block * _block_scale(block, w) for block, w in zip((sonic, genre), weights, strict=True)
-    ]
-    hybrid = l2_normalise_rows(np.hstack(blocks))
+    scales = balanced_block_scales([sonic, genre], weights)
+    hybrid = l2_normalise_rows(np.hstack([sonic * scales[0], genre * scales[1]]))
     shares = squared_distance_shares([hybrid[:, : sonic.shape[1]], hybrid[:, sonic.shape[1] :]])
     return hybrid, shares
