@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beetsplug._dspipeline.artifacts import ARTIFACTS_FILENAME
-from beetsplug._dspipeline.genre_sim import GENRE_SIM_FILENAME
+from beetsplug._dspipeline.artifacts import ARTIFACTS_FILENAME, build_artifacts
+from beetsplug._dspipeline.genre_sim import GENRE_SIM_FILENAME, build_genre_similarity
 from beetsplug._dspipeline.npzio import json_array
 from beetsplug._dspipeline.verify import verify_artifacts
-from devtools.synthetic_library import build_synthetic_artifacts
+from devtools.synthetic_library import build_synthetic_artifacts, synthetic_library
 
 Arrays = dict[str, np.ndarray]
 
@@ -213,4 +213,16 @@ def test_low_coverage_is_a_warning(work_dir: Path) -> None:
     _rewrite(work_dir / ARTIFACTS_FILENAME, drop_genres)
     report = verify_artifacts(work_dir)
     assert report.stats["share_with_genres"] == 0.0
+    assert any("only 0.0% of tracks have genres" in w for w in report.warnings)
+
+
+def test_library_without_any_genre_is_reported(tmp_path: Path) -> None:
+    library = synthetic_library(20, 5, seed=2, without_genres=1.0)
+    similarity = build_genre_similarity(library.genre_sets())
+    similarity.save(tmp_path / GENRE_SIM_FILENAME)
+    meta = {"library": "x", "sidecar": "y", "limit": None}
+    build_artifacts(library.tracks, similarity, tmp_path, fingerprint="f", meta=meta)
+    report = verify_artifacts(tmp_path)
+    assert report.ok
+    assert report.stats["n_genres"] == 0 and report.stats["n_zero_genre_rows"] == 20
     assert any("only 0.0% of tracks have genres" in w for w in report.warnings)

@@ -218,7 +218,7 @@ def _check_matrices(
         if matrix.ndim == 2:
             widths[key] = matrix.shape[1]
         if matrix.dtype.kind == "f":
-            _check_float_matrix(path, key, matrix, report, n_genres)
+            _check_float_matrix(path, key, matrix, report)
     _check_widths(path, widths, n_genres, report)
     _check_coverage(data, report, meta, n_tracks)
     if sim_vocab is not None:
@@ -254,9 +254,7 @@ def _check_meta(
     return meta
 
 
-def _check_float_matrix(
-    path: Path, key: str, matrix: np.ndarray, report: VerifyReport, n_genres: int
-) -> None:
+def _check_float_matrix(path: Path, key: str, matrix: np.ndarray, report: VerifyReport) -> None:
     error = report.errors.append
     if matrix.dtype != np.float32:
         error(f"{path}: '{key}' is {matrix.dtype}, expected float32")
@@ -271,7 +269,7 @@ def _check_float_matrix(
             error(f"{path}: '{key}' has {n_zero} zero-norm rows")
         elif not np.allclose(norms, 1.0, atol=1e-3):
             error(f"{path}: '{key}' rows are not L2-normalised")
-    if key == "X_genre_raw" and matrix.ndim == 2 and n_genres:
+    if key == "X_genre_raw" and matrix.ndim == 2:
         report.stats["n_zero_genre_rows"] = int(np.count_nonzero(~matrix.any(axis=1)))
         if (matrix < 0).any():
             error(f"{path}: 'X_genre_raw' has negative weights")
