@@ -63,10 +63,10 @@ def chord(
 
 
 def drone(seconds: float, sr: int = SR) -> np.ndarray:
-    """Beatless pad: a low A with slowly beating detuned partials, long fades, no onsets."""
+    """Beatless pad: a low A with exact harmonics (no beating between partials), long fades."""
     t = np.arange(int(seconds * sr)) / sr
     out = np.zeros_like(t)
-    for f, amp in ((55.0, 1.0), (110.3, 0.5), (164.6, 0.3), (220.8, 0.2)):
+    for f, amp in ((55.0, 1.0), (110.0, 0.5), (165.0, 0.3), (220.0, 0.2)):
         out += amp * np.sin(2 * np.pi * f * t)
     envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) / 2.0)
     return 0.5 * out * envelope / np.max(np.abs(out))

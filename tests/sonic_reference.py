@@ -45,7 +45,7 @@ def reference_signal(y: np.ndarray) -> ReferenceResult:
     segments = []
     for start in (0, mid_start, len(y) - seg):
         # Layout rule (ours): segment starts snap to the 512-sample frame grid.
-        first = min(round(start / HOP), len(y) // HOP - seg // HOP) * HOP
+        first = min(round(start / HOP), (len(y) - seg) // HOP) * HOP
         vector, seg_beats, _ = reference_vector(y[first : first + seg])
         segments.append(full if seg_beats < 4 else vector)
     return ReferenceResult(full, *segments, n_beats=n_beats, fallback=n_beats < 4, bpm=bpm)
@@ -90,7 +90,7 @@ def reference_vector(y: np.ndarray) -> tuple[np.ndarray, int, float]:
         frame_intervals = np.diff(beats)
         med = np.median(frame_intervals)
         typical = frame_intervals[np.abs(frame_intervals - med) <= 0.25 * med]
-        bpm = 60.0 / float(librosa.frames_to_time(np.mean(typical), sr=SR, hop_length=HOP))
+        bpm = 60.0 * SR / (HOP * float(np.mean(typical)))
     if fallback:
         grid_times = np.arange(0.0, duration + 1e-9, 0.5)
         bounds = librosa.time_to_frames(grid_times, sr=SR, hop_length=HOP)

@@ -4,7 +4,8 @@ Pure functions over files, arrays and plain data; never imports beets. librosa i
 lazily inside the functions that need it (its first use compiles numba code).
 """
 
-from .decode import AnalysisError, DecodedAudio, audio_hash, decode
+# `decode` (the function) is not re-exported here: it would shadow the `decode` submodule.
+from .decode import AnalysisError, DecodedAudio, audio_hash
 from .extract import TrackFeatures, analyse_file, analyse_signal
 from .layout import EXTRACTOR_NAME, EXTRACTOR_VERSION, FEATURE_NAMES, HARMONY, RHYTHM, TIMBRE
 
@@ -21,5 +22,4 @@ __all__ = [
     "analyse_file",
     "analyse_signal",
     "audio_hash",
-    "decode",
 ]

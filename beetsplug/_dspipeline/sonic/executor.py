@@ -1,0 +1,166 @@
+"""Run many analyses: in-process, on local worker processes, or on a Dask distributed cluster.
+
+Workers only compute and return features (numpy arrays and scalars); the caller writes
+everything. Work in flight is bounded (2 jobs per worker), so a library of 100k tracks never
+sits in memory as futures.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .decode import AnalysisError
+from .extract import TrackFeatures, analyse_file, warm_up
+
+IN_FLIGHT_PER_WORKER = 2
+
+
+@dataclass(frozen=True)
+class AnalysisJob:
+    key: int  # caller's identifier (e.g. the beets item id)
+    path: str  # path as the caller sees it
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    key: int
+    path: str  # the job's path (not the worker-side mapped one)
+    features: TrackFeatures | None  # None on failure
+    reason: str | None  # AnalysisError reason code on failure
+    message: str | None  # one-line failure message naming the file
+    seconds: float  # wall time of the analysis on the worker
+
+
+def map_path(path: str, path_map: Sequence[tuple[str, str]]) -> str:
+    """Rewrite the longest matching local prefix to its worker-side prefix."""
+    for local, remote in sorted(path_map, key=lambda pair: len(pair[0]), reverse=True):
+        if path.startswith(local):
+            return remote + path[len(local) :]
+    return path
+
+
+def analyse_job(job: AnalysisJob, path_map: Sequence[tuple[str, str]] = ()) -> AnalysisOutcome:
+    """Analyse one job; never raises (failures become outcomes). Top-level for pickling."""
+    started = time.perf_counter()
+    path = map_path(job.path, path_map)
+    try:
+        features = analyse_file(path)
+    except AnalysisError as exc:
+        return _failure(job, exc.reason, exc.message, started)
+    except Exception as exc:  # a worker must report, not die, whatever one file does
+        return _failure(job, "internal", f"{path}: {type(exc).__name__}: {exc}", started)
+    return AnalysisOutcome(job.key, job.path, features, None, None, time.perf_counter() - started)
+
+
+def _failure(job: AnalysisJob, reason: str, message: str, started: float) -> AnalysisOutcome:
+    return AnalysisOutcome(job.key, job.path, None, reason, message, time.perf_counter() - started)
+
+
+def _init_worker() -> None:
+    """Per-process setup: one BLAS thread (parallelism comes from processes), warm librosa."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:
+        pass
+    warm_up()
+
+
+def run_jobs(
+    jobs: Iterable[AnalysisJob],
+    *,
+    workers: int,
+    executor: Literal["local", "dask"] = "local",
+    scheduler: str | None = None,
+    path_map: Sequence[tuple[str, str]] = (),
+) -> Iterator[AnalysisOutcome]:
+    """Analyse `jobs`, yielding outcomes as they complete (not in job order).
+
+    executor="local": `workers` spawned processes (workers <= 1 runs in this process).
+    executor="dask": the Dask cluster at `scheduler` ("tcp://host:8786"); `path_map` rewrites
+    local path prefixes to the workers' view. Raises ImportError without dask.distributed.
+    """
+    path_map = tuple((str(a), str(b)) for a, b in path_map)
+    if executor == "dask":
+        if not scheduler:
+            raise ValueError("the dask executor needs a scheduler address (tcp://host:8786)")
+        return _run_dask(iter(jobs), scheduler, path_map, workers)
+    if executor != "local":
+        raise ValueError(f"unknown executor {executor!r} (expected 'local' or 'dask')")
+    if workers <= 1:
+        return (analyse_job(job, path_map) for job in jobs)
+    return _run_local(iter(jobs), workers, path_map)
+
+
+def _run_local(
+    jobs: Iterator[AnalysisJob], workers: int, path_map: tuple[tuple[str, str], ...]
+) -> Iterator[AnalysisOutcome]:
+    # spawn: safe with threads in the parent (beets, Dask clients) and identical on every OS.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        pending: dict[Future[AnalysisOutcome], AnalysisJob] = {}
+
+        def top_up() -> None:
+            while len(pending) < workers * IN_FLIGHT_PER_WORKER:
+                job = next(jobs, None)
+                if job is None:
+                    return
+                pending[pool.submit(analyse_job, job, path_map)] = job
+
+        top_up()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                yield _result(future, job)
+            top_up()
+
+
+def _result(future: Any, job: AnalysisJob) -> AnalysisOutcome:
+    """The outcome a future carries, or an 'internal' failure if its worker died."""
+    try:
+        outcome: AnalysisOutcome = future.result()
+    except Exception as exc:
+        message = f"{job.path}: worker failed: {type(exc).__name__}: {exc}"
+        return AnalysisOutcome(job.key, job.path, None, "internal", message, 0.0)
+    return outcome
+
+
+def _run_dask(
+    jobs: Iterator[AnalysisJob],
+    scheduler: str,
+    path_map: tuple[tuple[str, str], ...],
+    workers: int,
+) -> Iterator[AnalysisOutcome]:
+    from distributed import Client, as_completed
+
+    with Client(scheduler) as client:
+        client.run(_init_worker)
+        threads = sum(client.nthreads().values()) or 1
+        window = max(workers, threads) * IN_FLIGHT_PER_WORKER
+        pending: dict[str, AnalysisJob] = {}
+        completed = as_completed()
+
+        def submit(job: AnalysisJob) -> None:
+            future = client.submit(analyse_job, job, path_map, pure=False)
+            pending[future.key] = job
+            completed.add(future)
+
+        for job in jobs:
+            submit(job)
+            if len(pending) >= window:
+                break
+        for future in completed:
+            job = pending.pop(future.key)
+            outcome = _result(future, job)
+            future.release()
+            yield outcome
+            next_job = next(jobs, None)
+            if next_job is not None:
+                submit(next_job)
