@@ -281,3 +281,19 @@ def test_adversarial_set_gets_exactly_the_expected_tags() -> None:
             if got != expected:
                 wrong.append((album, got))
     assert wrong == []
+
+
+def test_unknown_artist_relies_on_a_distinctive_title() -> None:
+    with StandinServer(_fallback_catalog(), token=TOKEN, rate_limit_per_min=10_000) as server:
+        client = client_for(server)
+        hit = lookup_album(client, AlbumQuery("", "Blue Lines"))
+        assert hit.status == "hit" and hit.styles == ["trip hop"]
+        assert (
+            lookup_album(
+                client, AlbumQuery("Unknown Artist", "Blue Lines"), strict_artist=True
+            ).status
+            == "miss"
+        )
+        generic = lookup_album(client, AlbumQuery("", "Greatest Hits"))
+        assert (generic.status, generic.requests) == ("miss", 0)
+        assert [("artist" in r.query) for r in server.request_log] == [False]
