@@ -62,13 +62,7 @@ def _failure(job: AnalysisJob, reason: str, message: str, started: float) -> Ana
 
 
 def _init_worker() -> None:
-    """Per-process setup: one BLAS thread (parallelism comes from processes), warm librosa."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:
-        pass
+    """Per-process setup: pay librosa's imports and numba compilation before the first job."""
     warm_up()
 
 

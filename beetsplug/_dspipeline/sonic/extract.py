@@ -11,6 +11,7 @@ spectrogram and a few small frame-level features.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -151,7 +152,8 @@ def _analyse(
     if float(np.max(np.abs(y))) < SILENCE_PEAK:
         raise AnalysisError("silent", f"{name}: silent (peak below -80 dBFS)")
     try:
-        full, start, mid, end = _track_vectors(y)
+        with _one_blas_thread():
+            full, start, mid, end = _track_vectors(y)
     except (ValueError, FloatingPointError, MemoryError) as exc:
         raise AnalysisError("internal", f"{name}: feature extraction failed ({exc})") from exc
     return TrackFeatures(
@@ -169,6 +171,18 @@ def _analyse(
         double_tempo_likely=full.double_tempo_likely,
         audio_hash=audio_hash,
     )
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """Single-threaded BLAS while analysing: parallelism comes from worker processes, and a
+    fixed thread count keeps float summation order, hence the vectors, identical whichever
+    executor ran them."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # librosa's scikit-learn dependency normally brings it
+        return contextlib.nullcontext()
+    limits: contextlib.AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
+    return limits
 
 
 def _track_vectors(y: np.ndarray) -> tuple[_BeatSummary, np.ndarray, np.ndarray, np.ndarray]:
