@@ -132,14 +132,16 @@ def _run_dask(
     path_map: tuple[tuple[str, str], ...],
     workers: int,
 ) -> Iterator[AnalysisOutcome]:
-    from distributed import Client, as_completed
+    import importlib
 
-    with Client(scheduler) as client:
+    # distributed is only partly typed; treat it as dynamic.
+    distributed: Any = importlib.import_module("distributed")
+    with distributed.Client(scheduler) as client:
         client.run(_init_worker)
         threads = sum(client.nthreads().values()) or 1
         window = max(workers, threads) * IN_FLIGHT_PER_WORKER
         pending: dict[str, AnalysisJob] = {}
-        completed = as_completed()
+        completed = distributed.as_completed()
 
         def submit(job: AnalysisJob) -> None:
             future = client.submit(analyse_job, job, path_map, pure=False)

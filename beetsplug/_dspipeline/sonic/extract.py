@@ -178,7 +178,7 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     fixed thread count keeps float summation order, hence the vectors, identical whichever
     executor ran them."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
     except ImportError:  # librosa's scikit-learn dependency normally brings it
         return contextlib.nullcontext()
     limits: contextlib.AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
