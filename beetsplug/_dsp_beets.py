@@ -14,7 +14,7 @@ from beetsplug._dspipeline.keys import album_key
 from beetsplug._dspipeline.sidecar import AlbumRow, Sidecar
 
 if TYPE_CHECKING:
-    from beets.library import Album, Library
+    from beets.library import Album, Item, Library
 
 config["dspipeline"].add({"sidecar": None, "out_dir": None})
 
@@ -73,6 +73,13 @@ def close_sidecars() -> None:
         _sidecars.clear()
 
 
+def model_id(model: Item | Album) -> int:
+    """The row id of an item or album that is stored in the library."""
+    if model.id is None:
+        raise ValueError(f"{model} is not stored in the library")
+    return int(model.id)
+
+
 def album_row(album: Album) -> AlbumRow | None:
     """The sidecar row of a beets album; None when artist or title is missing."""
     artist = (album.albumartist or "").strip()
@@ -80,4 +87,4 @@ def album_row(album: Album) -> AlbumRow | None:
     if not artist or not title:
         return None
     year = int(album.year or 0) or None
-    return AlbumRow(album_key(artist, title), int(album.id), artist, title, year)
+    return AlbumRow(album_key(artist, title), int(model_id(album)), artist, title, year)

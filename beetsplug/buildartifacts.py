@@ -15,10 +15,18 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from beets import ui
+from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin, find_plugins
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import TOKEN_MESSAGE, open_sidecar, out_dir, peek_sidecar, sidecar_path
+from beetsplug._dsp_beets import (
+    TOKEN_MESSAGE,
+    model_id,
+    open_sidecar,
+    out_dir,
+    peek_sidecar,
+    sidecar_path,
+)
 from beetsplug._dspipeline.genres import GenreNormaliser, GenreWeights, track_genre_weights
 from beetsplug._dspipeline.keys import album_key, track_key
 from beetsplug._dspipeline.sidecar import DISCOGS_SOURCES, Sidecar
@@ -162,9 +170,9 @@ class BuildArtifactsPlugin(BeetsPlugin):
         unknown = [s for s in stages if s not in STAGES]
         if unknown or not stages:
             bad = ", ".join(unknown) or "(none)"
-            raise ui.UserError(f"unknown stage(s) {bad}; choose from {', '.join(STAGES)}")
+            raise UserError(f"unknown stage(s) {bad}; choose from {', '.join(STAGES)}")
         if opts.limit is not None and opts.limit < 1:
-            raise ui.UserError("--limit must be at least 1")
+            raise UserError("--limit must be at least 1")
         explicit = opts.stages != ",".join(STAGES)
         stages = [s for s in STAGES if s in stages]  # pipeline order
         target = Path(opts.out_dir) if opts.out_dir else out_dir(lib)
@@ -218,7 +226,7 @@ class PipelineRun:
         return list(self.lib.albums(self.query))
 
     def items(self) -> list[Item]:
-        items = sorted(self.lib.items(self.query), key=lambda i: i.id)
+        items = sorted(self.lib.items(self.query), key=model_id)
         return items[: self.opts.limit] if self.opts.limit else items
 
     def inputs(self, sidecar: Sidecar) -> TrackInputs:
@@ -267,7 +275,7 @@ class PipelineRun:
                 )
             elif stage == "artifacts":
                 inputs = self.inputs(sidecar)
-                with_sonic = len(sidecar.features_for_items([i.id for i in inputs.items]))
+                with_sonic = len(sidecar.features_for_items([model_id(i) for i in inputs.items]))
                 ui.print_(
                     f"  artifacts: {with_sonic} of {len(inputs.items)} tracks have sonic "
                     f"features -> {self.target / DATA_FILE}"
@@ -294,7 +302,7 @@ class PipelineRun:
                 runners[stage](result)
             except StageError as exc:
                 result.result, result.message, ok = "error", str(exc), False
-            except ui.UserError as exc:
+            except UserError as exc:
                 result.result, result.message, ok = "error", str(exc), False
             result.duration_s = round(time.monotonic() - t0, 3)
             self.results.append(result)
@@ -410,11 +418,26 @@ class PipelineRun:
         from beetsplug._dspipeline.artifacts import ArtifactConfig
 
         cfg = self.plugin.config
-        return ArtifactConfig(
-            tower_weights=tuple(float(x) for x in cfg["tower_weights"].get(list)),
-            tower_components=tuple(int(x) for x in cfg["tower_components"].get(list)),
-            hybrid_weights=tuple(float(x) for x in cfg["hybrid_weights"].get(list)),
+
+        def numbers(name: str, size: int) -> list[float]:
+            values = [float(x) for x in cfg[name].get(list)]
+            if len(values) != size:
+                raise UserError(f"buildartifacts.{name} needs {size} numbers, got {values}")
+            return values
+
+        tw, tc, hw = (
+            numbers("tower_weights", 3),
+            numbers("tower_components", 3),
+            numbers("hybrid_weights", 2),
         )
+        try:
+            return ArtifactConfig(
+                tower_weights=(tw[0], tw[1], tw[2]),
+                tower_components=(int(tc[0]), int(tc[1]), int(tc[2])),
+                hybrid_weights=(hw[0], hw[1]),
+            )
+        except ValueError as exc:
+            raise UserError(f"buildartifacts: {exc}") from exc
 
     def fingerprints(self) -> tuple[str, str]:
         """(genre-sim, artifacts) fingerprints of the current inputs and settings."""
@@ -426,12 +449,12 @@ class PipelineRun:
             "artifacts",
             genre_fp,
             inputs.track_ids,
-            [(i.id, os.fsdecode(i.path), i.artist, i.title) for i in inputs.items],
+            [(model_id(i), os.fsdecode(i.path), i.artist, i.title) for i in inputs.items],
             inputs.genre_weights,
             inputs.has_discogs,
             [
-                (features[i.id].audio_key, features[i.id].extractor_version)
-                if i.id in features
+                (features[model_id(i)].audio_key, features[model_id(i)].extractor_version)
+                if model_id(i) in features
                 else None
                 for i in inputs.items
             ],
@@ -442,7 +465,7 @@ class PipelineRun:
 
     def features(self) -> dict[int, Any]:
         inputs = self.inputs(self.sidecar())
-        return self.sidecar().features_for_items([i.id for i in inputs.items])
+        return self.sidecar().features_for_items([model_id(i) for i in inputs.items])
 
     def stage_genre_sim(self, result: StageResult) -> None:
         from beetsplug._dspipeline.genre_sim import build_genre_similarity
@@ -580,11 +603,11 @@ def track_records(inputs: TrackInputs, features: dict[int, Any]) -> list[TrackRe
     for item, weights, discogs, tid in zip(
         inputs.items, inputs.genre_weights, inputs.has_discogs, inputs.track_ids, strict=True
     ):
-        f = features.get(item.id)
+        f = features.get(model_id(item))
         records.append(
             TrackRecord(
                 track_id=tid,
-                item_id=int(item.id),
+                item_id=int(model_id(item)),
                 path=os.fsdecode(item.path),
                 artist=item.artist or item.albumartist or "",
                 title=item.title or "",

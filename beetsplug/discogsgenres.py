@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from beets import config, ui
 from beets.dbcore import types
+from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import TOKEN_MESSAGE, album_row, open_sidecar, peek_sidecar
+from beetsplug._dsp_beets import TOKEN_MESSAGE, album_row, model_id, open_sidecar, peek_sidecar
 from beetsplug._dspipeline.discogs_http import DiscogsClient
 from beetsplug._dspipeline.discogs_match import AlbumQuery, LookupResult
 from beetsplug._dspipeline.discogs_run import (
@@ -124,7 +125,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
         if opts.limit is not None and opts.limit < 1:
-            raise ui.UserError("--limit must be at least 1")
+            raise UserError("--limit must be at least 1")
         albums = list(lib.albums(args))
         targets, skipped = self.targets(albums)
         sidecar = peek_sidecar(lib) if opts.dry_run else open_sidecar(lib)
@@ -175,7 +176,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
     def threshold(self, override: float | None) -> float:
         value = float(override if override is not None else self.config["threshold"].as_number())
         if not 0.0 <= value <= 1.0:
-            raise ui.UserError(f"threshold must be between 0 and 1, got {value}")
+            raise UserError(f"threshold must be between 0 and 1, got {value}")
         return value
 
     def strict_artist(self, override: bool | None) -> bool:
@@ -261,9 +262,9 @@ class DiscogsGenresPlugin(BeetsPlugin):
         album = task.album
         targets, _ = self.targets([album])
         if not targets:
-            self._log.info("skipping album without artist or title: {}", album.id)
+            self._log.info("skipping album without artist or title: {}", model_id(album))
             return
-        sidecar = open_sidecar(album._db)
+        sidecar = open_sidecar(session.lib)
         selection = select_targets(targets, sidecar)
         if not selection.todo:
             self.apply_stored(album, sidecar, targets[0].row.album_id)

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beets import ui
+from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import out_dir, sidecar_path
+from beetsplug._dsp_beets import model_id, out_dir, sidecar_path
 from beetsplug._dspipeline.playlist import (
     DEFAULT_MODES,
     MATRICES_FILE,
@@ -46,7 +47,7 @@ class DsPlaylistPlugin(BeetsPlugin):
     def commands(self) -> list[Subcommand]:
         cmd = Subcommand("dsplaylist", help="make a playlist from seed tracks (DS artifacts)")
         p = cmd.parser
-        p.usage += " QUERY"
+        p.usage = f"{p.usage or '%prog [options]'} QUERY"
         p.add_option("-n", "--count", type="int", default=None, help="tracks in the playlist")
         p.add_option(
             "--mode",
@@ -101,20 +102,20 @@ class DsPlaylistPlugin(BeetsPlugin):
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
         if not args:
-            raise ui.UserError("give a query for the seed track(s), e.g. beet dsplaylist title:foo")
+            raise UserError("give a query for the seed track(s), e.g. beet dsplaylist title:foo")
         items = list(lib.items(args))
         if not items:
-            raise ui.UserError(f"query '{' '.join(args)}' matched no tracks")
+            raise UserError(f"query '{' '.join(args)}' matched no tracks")
         path = out_dir(lib) / MATRICES_FILE
         try:
             art = load_artifacts(path)
         except ArtifactsError as exc:
-            raise ui.UserError(f"{exc}; build them with `beet buildartifacts`") from exc
+            raise UserError(f"{exc}; build them with `beet buildartifacts`") from exc
         self.warn_if_stale(lib, art.meta, path)
-        seeds = art.indices_for_items(item.id for item in items)
+        seeds = art.indices_for_items(model_id(item) for item in items)
         missing = len(items) - len(seeds)
         if not seeds:
-            raise ui.UserError(
+            raise UserError(
                 f"none of the {len(items)} seed track(s) is in the artifacts at {path}; "
                 "analyse them and rebuild: beet buildartifacts"
             )
@@ -130,7 +131,7 @@ class DsPlaylistPlugin(BeetsPlugin):
                 art, seeds, count=count, mode=mode, max_per_artist=cap, modes=self.modes()
             )
         except PlaylistError as exc:
-            raise ui.UserError(str(exc)) from exc
+            raise UserError(str(exc)) from exc
         if opts.pretend or not opts.output:
             for entry in entries:
                 mark = "*" if entry.is_seed else " "

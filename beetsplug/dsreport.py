@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beets import ui
+from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import album_row, open_sidecar, out_dir
+from beetsplug._dsp_beets import album_row, model_id, open_sidecar, out_dir
 from beetsplug._dspipeline.genres import GenreNormaliser
 from beetsplug._dspipeline.keys import album_key
 from beetsplug._dspipeline.sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE
@@ -47,7 +48,7 @@ class DsReportPlugin(BeetsPlugin):
         try:
             path = write_report(data, artifacts, target)
         except ReportError as exc:
-            raise ui.UserError(str(exc)) from exc
+            raise UserError(str(exc)) from exc
         ui.print_(f"Report: {path}")
 
 
@@ -61,8 +62,10 @@ def gather_report_data(lib: Library, query: list[str]) -> ReportData:
     genres = sidecar.album_genres()
     empty = sidecar.albums_marked_empty()
     errors = sidecar.discogs_errors()
-    features = sidecar.features_for_items([i.id for i in items])
-    failures = Counter(f.reason for f in sidecar.failures() if f.item_id in {i.id for i in items})
+    features = sidecar.features_for_items([model_id(i) for i in items])
+    failures = Counter(
+        f.reason for f in sidecar.failures() if f.item_id in {model_id(i) for i in items}
+    )
 
     normaliser = GenreNormaliser()
     genre_counts: Counter[str] = Counter()

@@ -7,13 +7,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from beets import ui
+from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import open_sidecar
+from beetsplug._dsp_beets import model_id, open_sidecar, peek_sidecar
 from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
 from beetsplug._dspipeline.sonic.layout import EXTRACTOR_NAME, EXTRACTOR_VERSION
 
@@ -133,9 +134,9 @@ class SonicAnalysisPlugin(BeetsPlugin):
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
         if opts.limit is not None and opts.limit < 1:
-            raise ui.UserError("--limit must be at least 1")
+            raise UserError("--limit must be at least 1")
         items = list(lib.items(args))
-        sidecar = open_sidecar(lib)
+        sidecar = peek_sidecar(lib) if opts.dry_run else open_sidecar(lib)
         plan = self.plan(lib, items, sidecar, force=opts.force, retry_failed=opts.retry_failed)
         todo = plan.analyse[: opts.limit] if opts.limit else plan.analyse
         if opts.dry_run:
@@ -163,7 +164,7 @@ class SonicAnalysisPlugin(BeetsPlugin):
     def workers(self, override: int | None) -> int:
         n = override if override is not None else int(self.config["workers"].get(int))
         if n < 0:
-            raise ui.UserError("--workers must be 0 (all cores) or more")
+            raise UserError("--workers must be 0 (all cores) or more")
         return n or (os.cpu_count() or 1)
 
     # -- planning ---------------------------------------------------------------------------
@@ -201,11 +202,11 @@ class SonicAnalysisPlugin(BeetsPlugin):
             if force:
                 plan.analyse.append(item)
                 continue
-            link = sidecar.file_link(item.id)
+            link = sidecar.file_link(model_id(item))
             if link is not None and link[0] == ident and self._current(sidecar, link[1]):
                 plan.up_to_date += 1
                 continue
-            failure = sidecar.failure_for(item.id)
+            failure = sidecar.failure_for(model_id(item))
             if failure is not None and failure[0] == ident and not retry_failed:
                 plan.failed_before += 1
                 continue
@@ -232,10 +233,10 @@ class SonicAnalysisPlugin(BeetsPlugin):
         from beetsplug._dspipeline.sonic.executor import AnalysisJob, run_jobs
 
         for item, ident, key in plan.relink:
-            sidecar.link_file(item.id, ident, key)
+            sidecar.link_file(model_id(item), ident, key)
         for item in plan.missing:
             sidecar.record_failure(
-                item.id,
+                model_id(item),
                 bytes(item.path),
                 None,
                 "missing",
@@ -244,23 +245,25 @@ class SonicAnalysisPlugin(BeetsPlugin):
         progress = Progress(total=len(todo))
         if not todo:
             return progress
-        by_id = {item.id: item for item in todo}
+        by_id = {model_id(item): item for item in todo}
         executor = opts.executor or self.config["executor"].as_str()
+        if executor not in ("local", "dask"):
+            raise UserError(f"sonicanalysis.executor must be local or dask, not {executor!r}")
         scheduler = opts.scheduler or self.config["scheduler"].as_str() or None
         if executor == "dask" and not scheduler:
-            raise ui.UserError("--executor dask needs --scheduler tcp://host:8786")
+            raise UserError("--executor dask needs --scheduler tcp://host:8786")
         path_map = [(str(k), str(v)) for k, v in self.config["path_map"].get(dict).items()]
-        jobs = [AnalysisJob(item.id, os.fsdecode(item.path)) for item in todo]
+        jobs = [AnalysisJob(model_id(item), os.fsdecode(item.path)) for item in todo]
         try:
             outcomes = run_jobs(
                 jobs,
                 workers=self.workers(opts.workers),
-                executor=executor,
+                executor=cast("Literal['local', 'dask']", executor),
                 scheduler=scheduler,
                 path_map=path_map,
             )
         except ImportError as exc:
-            raise ui.UserError(
+            raise UserError(
                 f"the dask executor needs the [dask] extra (pip install "
                 f"'beets-dspipeline[dask]'): {exc}"
             ) from exc
@@ -281,11 +284,11 @@ class SonicAnalysisPlugin(BeetsPlugin):
             progress.failed += 1
             reason = outcome.reason or "missing"
             message = outcome.message or f"{outcome.path}: file not found"
-            sidecar.record_failure(item.id, bytes(item.path), ident, reason, message)
+            sidecar.record_failure(model_id(item), bytes(item.path), ident, reason, message)
             self._log.warning("{}", message)
             return
         sidecar.store_features(
-            item.id,
+            model_id(item),
             ident,
             StoredFeatures(
                 audio_key=feats.audio_hash,

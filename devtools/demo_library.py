@@ -50,11 +50,13 @@ def synth_track(spec: TrackSpec, seed: int) -> np.ndarray:
     y = np.zeros(n, dtype=np.float64)
     chord = [0, 4, 7] if spec.root_midi % 2 == 0 else [0, 3, 7]  # major / minor triads
     if spec.bpm <= 0:
-        # Beatless drone: slow swells of the chord, no onsets.
-        env = 0.6 + 0.4 * np.sin(2 * np.pi * t / 11.0)
-        for k, iv in enumerate(chord):
-            y += env * np.sin(2 * np.pi * _midi_hz(spec.root_midi + iv) * t + k) / 3
-        return (0.9 * y / np.max(np.abs(y))).astype(np.float32)
+        # Beatless drone: exact harmonics of one note (no beating between partials), long fades,
+        # so the onset envelope stays flat and the beat tracker finds (almost) nothing.
+        f0 = _midi_hz(spec.root_midi - 12)
+        for k, amp in enumerate((1.0, 0.5, 0.3, 0.2), start=1):
+            y += amp * np.sin(2 * np.pi * f0 * k * t)
+        y *= np.minimum(1.0, np.minimum(t, t[-1] - t) / 2.0)
+        return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
     beat = 60.0 / spec.bpm
     bar_chords = [0, 5, 7, 0] if spec.brightness > 0.4 else [0, 9, 2, 7]
     for b in range(int(spec.seconds / beat)):
