@@ -123,7 +123,8 @@ def write_library(root: Path, albums: Sequence[AlbumSpec]) -> list[Path]:
 
 def demo_albums(seconds: float = 40.0) -> list[AlbumSpec]:
     """The demo library: a deluxe edition, non-ASCII artists, an album Discogs does not know,
-    jazz vs electronic timbres, and a beatless ambient piece."""
+    jazz vs electronic timbres, and a beatless ambient piece. Tracks of one album share a key and
+    a sound, as albums tend to."""
     s = seconds
     return [
         AlbumSpec(
@@ -133,8 +134,8 @@ def demo_albums(seconds: float = 40.0) -> list[AlbumSpec]:
             "flac",
             [
                 TrackSpec("Pocket Calculator", 124, 57, s, 0.9),
-                TrackSpec("Numbers", 128, 59, s, 1.0),
-                TrackSpec("Computer Love", 118, 62, s, 0.8),
+                TrackSpec("Numbers", 128, 57, s, 1.0),
+                TrackSpec("Computer Love", 120, 57, s, 0.9),
             ],
         ),
         AlbumSpec(
@@ -144,7 +145,7 @@ def demo_albums(seconds: float = 40.0) -> list[AlbumSpec]:
             "ogg",
             [
                 TrackSpec("Jóga", 88, 60, s, 0.6),
-                TrackSpec("Bachelorette", 92, 55, s, 0.7),
+                TrackSpec("Bachelorette", 92, 60, s, 0.6),
             ],
         ),
         AlbumSpec(
@@ -164,8 +165,8 @@ def demo_albums(seconds: float = 40.0) -> list[AlbumSpec]:
             "mp3",
             [
                 TrackSpec("One More Time", 123, 62, s, 0.9),
-                TrackSpec("Aerodynamic", 124, 54, s, 1.0),
-                TrackSpec("Digital Love", 125, 57, s, 0.8, artist="Daft Punk feat. DJ Sneak"),
+                TrackSpec("Aerodynamic", 124, 62, s, 0.9),
+                TrackSpec("Digital Love", 125, 62, s, 0.8, artist="Daft Punk feat. DJ Sneak"),
             ],
         ),
         AlbumSpec(
@@ -175,7 +176,7 @@ def demo_albums(seconds: float = 40.0) -> list[AlbumSpec]:
             "flac",
             [
                 TrackSpec("So What", 136, 50, s, 0.2),
-                TrackSpec("Blue in Green", 60, 53, s, 0.1),
+                TrackSpec("Blue in Green", 68, 50, s, 0.1),
             ],
             genres=("Jazz",),
         ),
@@ -186,8 +187,32 @@ def demo_albums(seconds: float = 40.0) -> list[AlbumSpec]:
             "wav",
             [
                 TrackSpec("Basement", 150, 52, s, 0.6),
-                TrackSpec("Feedback", 160, 64, s, 0.7),
+                TrackSpec("Feedback", 156, 52, s, 0.6),
             ],
             genres=("Garage Rock", "Indie"),
+        ),
+        # Not in the demo Discogs catalog either: their genres come from the file tags only.
+        AlbumSpec(
+            "Cassius",
+            "1999",
+            1999,
+            "flac",
+            [
+                TrackSpec("Feeling for You", 124, 62, s, 0.85),
+                TrackSpec("La Mouche", 126, 62, s, 0.9),
+                TrackSpec("Hi Water", 122, 62, s, 0.8),
+            ],
+            genres=("House", "Electronic"),
+        ),
+        AlbumSpec(
+            "Chet Baker",
+            "Chet",
+            1959,
+            "ogg",
+            [
+                TrackSpec("Alone Together", 132, 50, s, 0.2),
+                TrackSpec("It Never Entered My Mind", 70, 50, s, 0.1),
+            ],
+            genres=("Jazz", "Cool Jazz"),
         ),
     ]
