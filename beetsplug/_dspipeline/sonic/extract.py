@@ -42,13 +42,15 @@ __all__ = [
     "chroma_chunked",
     "frame_features",
     "segment_features",
+    "spectral_shape",
     "warm_up",
 ]
 
 MIN_SECONDS = 1.0  # shorter signals carry no usable rhythm or timbre statistics
 SILENCE_PEAK = 1e-4  # peak amplitude below -80 dBFS counts as silence
 STFT_CHUNK_FRAMES = 2048  # ~47 s per STFT chunk: bounds the complex spectrogram to ~17 MB
-CQT_CHUNK_FRAMES = 8192  # ~190 s per CQT chunk (the CQT's own buffers are small per frame)
+CQT_CHUNK_FRAMES = 16384  # ~6.3 min per CQT chunk: its buffers are small per frame at 11025 Hz,
+# and each chunk rebuilds librosa's filter basis
 # Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing.
 CQT_MARGIN_FRAMES = 128
 TEMPOGRAM_CHUNK_FRAMES = 4096
@@ -57,6 +59,7 @@ SEGMENT_EDGE_FRAMES = 4
 TEMPOGRAM_WIN = 384  # librosa's default tempogram window (frames)
 TEMPO_WIN = int(8.0 * SAMPLE_RATE / HOP_LENGTH)  # librosa tempo()'s 8 s window, in frames
 CHROMA_BINS_PER_OCTAVE = 36
+PIPTRACK_ROWS = 385  # STFT rows 0..384 reach 4135 Hz, past piptrack's 4 kHz limit
 CHROMA_OCTAVES = 7
 
 
@@ -217,12 +220,10 @@ def frame_features(y: np.ndarray) -> FrameFeatures:
         features, mag = _stft_frames(y, first, last)
         for key, value in features.items():
             parts.setdefault(key, []).append(value)
-        # piptrack is frame-local, so the tuning estimate can be pooled over chunks exactly.
-        pitch, magnitude = librosa.piptrack(S=mag, sr=SAMPLE_RATE, n_fft=N_FFT)
-        found = pitch > 0
-        pitches.append(pitch[found])
-        magnitudes.append(magnitude[found])
-        del mag, pitch, magnitude
+        pitch, magnitude = _tuning_peaks(mag)
+        pitches.append(pitch)
+        magnitudes.append(magnitude)
+        del mag
     tuning = _pooled_tuning(np.concatenate(pitches), np.concatenate(magnitudes))
     chroma = chroma_chunked(y, tuning, n_frames)
     return FrameFeatures(
@@ -251,24 +252,63 @@ def _stft_frames(y: np.ndarray, first: int, last: int) -> tuple[dict[str, np.nda
     mag = np.abs(stft)
     del stft
     peak, valley = _band_peaks_valleys(mag, _contrast_bands())
-    centroid = librosa.feature.spectral_centroid(S=mag, sr=SAMPLE_RATE)
+    rolloff, centroid, bandwidth = spectral_shape(mag)
     features = {
         "mel_power": _mel_basis() @ (mag**2),
         "contrast_peak": peak,
         "contrast_valley": valley,
-        "rolloff": librosa.feature.spectral_rolloff(S=mag, sr=SAMPLE_RATE)[0],
-        "centroid": centroid[0],
-        "bandwidth": librosa.feature.spectral_bandwidth(S=mag, sr=SAMPLE_RATE, centroid=centroid)[
-            0
-        ],
-        "zcr": librosa.feature.zero_crossing_rate(
-            _padded_window(y, start, stop, "edge"),
-            frame_length=N_FFT,
-            hop_length=HOP_LENGTH,
-            center=False,
-        )[0],
+        "rolloff": rolloff,
+        "centroid": centroid,
+        "bandwidth": bandwidth,
+        "zcr": _zero_crossing_rate(_padded_window(y, start, stop, "edge"), last - first),
     }
     return features, mag
+
+
+def _zero_crossing_rate(window: np.ndarray, n_frames: int) -> np.ndarray:
+    """librosa.feature.zero_crossing_rate(center=False) of 2048-sample frames at hop 512 → (n,).
+
+    Counted once over the signal with a cumulative sum instead of per (overlapping) frame.
+    librosa's rule: samples within ±1e-10 count as zero, and zero counts as positive.
+    """
+    negative = window < -1e-10
+    crossings = np.zeros(len(window), np.int64)
+    np.cumsum(negative[1:] != negative[:-1], out=crossings[1:])
+    starts = np.arange(n_frames) * HOP_LENGTH
+    # A frame [a, a + 2048) counts sign changes between its own consecutive samples.
+    counts = crossings[starts + N_FFT - 1] - crossings[starts]
+    rate: np.ndarray = counts / N_FFT
+    return rate
+
+
+def spectral_shape(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spectral rolloff (85 %), centroid and bandwidth (Hz), each (n,), of a (1025, n) magnitude.
+
+    The values of librosa.feature.spectral_rolloff/centroid/bandwidth with their defaults, from
+    three weighted sums and one cumulative sum instead of librosa's full-size normalised copies
+    and deviation matrices (those made these three a third of the STFT pass).
+    """
+    freqs = _fft_freqs()
+    total = mag.sum(axis=0, dtype=np.float64)
+    # librosa.util.normalize leaves columns summing below `tiny` unscaled (silent frames → 0).
+    weight = np.where(total < np.finfo(mag.dtype).tiny, 1.0, total)
+    centroid = (freqs @ mag) / weight
+    second_moment = ((freqs**2) @ mag) / weight
+    # Σ p(f)·(f − c)² = E[f²] − c² for normalised p; silent columns have Σ p = 0 and give 0.
+    spread = second_moment - np.where(total < np.finfo(mag.dtype).tiny, 0.0, centroid**2)
+    bandwidth = np.sqrt(np.maximum(spread, 0.0))
+    cumulative = np.cumsum(mag, axis=0)
+    reached = cumulative >= 0.85 * cumulative[-1]
+    rolloff = freqs[np.argmax(reached, axis=0)]
+    return rolloff, centroid, bandwidth
+
+
+@functools.cache
+def _fft_freqs() -> np.ndarray:
+    import librosa
+
+    freqs: np.ndarray = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
+    return freqs
 
 
 def _padded_window(y: np.ndarray, start: int, stop: int, mode: str) -> np.ndarray:
@@ -345,10 +385,36 @@ def _band_peaks_valleys(
     peak = np.zeros((len(bands), mag.shape[1]))
     valley = np.zeros_like(peak)
     for k, (lo, hi, n_side) in enumerate(bands):
-        ordered = np.sort(mag[lo:hi], axis=0)
-        valley[k] = np.mean(ordered[:n_side], axis=0)
-        peak[k] = np.mean(ordered[-n_side:], axis=0)
+        # Sorting along contiguous rows (frames × bins) is several times faster than along bins.
+        ordered = np.sort(mag[lo:hi].T, axis=1)
+        valley[k] = np.mean(ordered[:, :n_side], axis=1)
+        peak[k] = np.mean(ordered[:, -n_side:], axis=1)
     return peak, valley
+
+
+def _tuning_peaks(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pitches (Hz) and magnitudes of librosa.piptrack's peaks (defaults: 150–4000 Hz).
+
+    piptrack is frame-local, so peaks pooled over chunks give estimate_tuning's answer exactly.
+    It only reports peaks below 4 kHz, so it gets the STFT rows up to ~4.1 kHz, presented as a
+    smaller FFT at a proportionally lower rate (same Hz per row), plus each frame's full-band
+    maximum as the threshold reference: a third of the work, identical peaks.
+    """
+    import librosa
+
+    rows = PIPTRACK_ROWS
+    n_fft = 2 * (rows - 1)
+    column_max = mag.max(axis=0)
+    pitch, magnitude = librosa.piptrack(
+        S=mag[:rows],
+        sr=SAMPLE_RATE * n_fft / N_FFT,
+        n_fft=n_fft,
+        fmin=150.0,
+        fmax=4000.0,
+        ref=lambda _s, axis: column_max,
+    )
+    found = pitch > 0
+    return pitch[found], magnitude[found]
 
 
 def _pooled_tuning(pitch: np.ndarray, magnitude: np.ndarray) -> float:
@@ -598,31 +664,33 @@ def _mean_tempogram(onset_env: np.ndarray, win_length: int) -> np.ndarray:
     """librosa.feature.tempogram(onset_envelope, win_length).mean(axis=1), faster and chunked.
 
     Same math as librosa (linear-ramp centring, Hann window, autocorrelation, per-frame max
-    normalisation), but each chunk's windows are rows of a contiguous array and the FFT length is
-    a fast size: librosa's strided odd-length FFTs made this a quarter of the whole analysis.
+    normalisation), but windows are contiguous rows, the FFT length is a fast size and the
+    FFTs run in float32: librosa's strided, odd-length float64 FFTs made this a quarter of the
+    analysis. The time average keeps the float32 rounding far below the tolerances.
     """
-    import librosa
     import scipy.fft
     import scipy.signal
 
     n = len(onset_env)
     padded = np.pad(
-        onset_env.astype(np.float64), win_length // 2, mode="linear_ramp", end_values=(0, 0)
+        onset_env.astype(np.float32), win_length // 2, mode="linear_ramp", end_values=(0, 0)
     )
-    window = scipy.signal.get_window("hann", win_length, fftbins=True)
+    window = scipy.signal.get_window("hann", win_length, fftbins=True).astype(np.float32)
     n_fft = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
     total = np.zeros(win_length, np.float64)
     for first in range(0, n, TEMPOGRAM_CHUNK_FRAMES):
         last = min(first + TEMPOGRAM_CHUNK_FRAMES, n)
-        frames = librosa.util.frame(
-            padded[first : last - 1 + win_length], frame_length=win_length, hop_length=1
+        frames = np.lib.stride_tricks.sliding_window_view(
+            padded[first : last - 1 + win_length], win_length
         )
-        windowed = np.ascontiguousarray(frames.T) * window  # (frames, lag)
-        power = np.abs(scipy.fft.rfft(windowed, n=n_fft, axis=1)) ** 2
-        acf = scipy.fft.irfft(power, n=n_fft, axis=1)[:, :win_length]
-        peak = np.max(np.abs(acf), axis=1, keepdims=True)
-        peak[peak < np.finfo(np.float64).tiny] = 1.0  # silent frames stay zero, as in librosa
-        total += (acf / peak).sum(axis=0)
+        spectrum = scipy.fft.rfft(frames * window, n=n_fft, axis=1)  # (frames, bins)
+        acf = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n_fft, axis=1)
+        acf = acf[:, :win_length]
+        # An autocorrelation peaks at lag 0; silent frames (0 there) stay zero, as in librosa.
+        energy = acf[:, :1]
+        total += (acf / np.where(energy > np.finfo(np.float32).tiny, energy, 1.0)).sum(
+            axis=0, dtype=np.float64
+        )
     mean: np.ndarray = total / n
     return mean
 
