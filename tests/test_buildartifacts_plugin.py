@@ -235,3 +235,24 @@ def test_report_is_written_and_matches_the_sidecar(env: BeetsEnv) -> None:
     # 9 jazz tracks carry the Discogs genre "jazz"; 9 techno tracks "electronic".
     assert '<td data-key="genre-name">jazz</td><td data-key="genre-count">9</td>' in html
     assert '<td data-key="style-name">cool jazz</td><td data-key="style-count">9</td>' in html
+
+
+def test_new_tracks_after_the_build_are_reported(env: BeetsEnv, tmp_path: Path) -> None:
+    env.run(*BUILD)
+    write_library(
+        tmp_path / "new",
+        [AlbumSpec("New Artist", "Fresh", 2024, "wav", [TrackSpec("Brand New", 120, 60, 1.0)])],
+    )
+    env.run("import", str(tmp_path / "new"))
+    proc = env.run("dsplaylist", "title:Brand New", check=False)
+    assert proc.returncode != 0
+    assert "is in the artifacts" in proc.stderr and "beet buildartifacts" in proc.stderr
+    assert "changed after the artifacts were built" in proc.stdout
+
+
+def test_forced_reanalysis_asks_first(env: BeetsEnv) -> None:
+    proc = env.run("buildartifacts", "--stages", "sonic", "--force", check=False)
+    assert proc.returncode != 0  # no answer on stdin: nothing is re-analysed
+    report = json.loads((env.out_dir / "analyze_run_report.json").read_text())
+    assert report["stages"][0]["result"] == "error"
+    assert "stdin" in report["stages"][0]["message"]

@@ -286,3 +286,24 @@ def test_progress_line_every_50_albums(tmp_path: Path) -> None:
     assert progress[0].endswith("s remaining)")
     assert "55 processed: 55 hits, 0 misses, 0 errors, 0 skipped" in out
     assert "requests (1.00/album)" in out
+
+
+def test_write_fields_fills_beets_genres_and_style(tmp_path: Path, server: StandinServer) -> None:
+    env = make_env(tmp_path, server, write_fields=True)
+    env.run("import", str(make_music(tmp_path / "in", ALBUMS[:1])))
+    out = env.run("ls", "-a", "-f", "$genres | $style").stdout.strip()
+    # beets' discogs plugin convention: styles into `genres`, genres into `style`.
+    assert (
+        out == "Synth-pop; Electro | electronic" or out.lower() == "synth-pop; electro | electronic"
+    )
+
+
+def test_reimported_album_gets_its_fields_without_a_lookup(
+    imported: BeetsEnv, server: StandinServer, tmp_path: Path
+) -> None:
+    imported.run("remove", "-a", "-f", "album:Computer World")
+    server.clear_log()
+    imported.run("import", str(make_music(tmp_path / "again", ALBUMS[:1])))
+    assert server.requests_count == 0
+    out = imported.run("ls", "-a", "-f", "$discogs_styles", "album:Computer World").stdout
+    assert out.strip() == "synth-pop; electro"
