@@ -267,11 +267,16 @@ class SonicAnalysisPlugin(BeetsPlugin):
                 f"the dask executor needs the [dask] extra (pip install "
                 f"'beets-dspipeline[dask]'): {exc}"
             ) from exc
-        for outcome in outcomes:
-            self.store_outcome(sidecar, by_id[outcome.key], outcome, progress)
-            if time.monotonic() - progress.last_print >= PROGRESS_SECONDS:
-                progress.last_print = time.monotonic()
-                ui.print_(progress.line())
+        try:
+            for outcome in outcomes:
+                self.store_outcome(sidecar, by_id[outcome.key], outcome, progress)
+                if time.monotonic() - progress.last_print >= PROGRESS_SECONDS:
+                    progress.last_print = time.monotonic()
+                    ui.print_(progress.line())
+        except OSError as exc:  # the Dask scheduler cannot be reached (or went away)
+            if executor != "dask":
+                raise
+            raise UserError(f"Dask scheduler {scheduler}: {exc}") from exc
         return progress
 
     def store_outcome(

@@ -199,3 +199,69 @@ def test_kill_mid_run_leaves_whole_rows_and_resumes(tmp_path: Path) -> None:
     out = env.run("sonicanalysis").stdout
     assert analysed_count(out) == 12 - done
     assert len(features(env)) == 12
+
+
+def test_auto_analyses_on_import(tmp_path: Path) -> None:
+    env = make_env(tmp_path, auto=True)
+    write_library(tmp_path / "in", ALBUMS[:1])
+    env.run("import", str(tmp_path / "in"))
+    assert len(features(env)) == 2
+    sidecar = Sidecar(env.sidecar_path)
+    paths = {bytes(p) for (p,) in sidecar._query("SELECT path FROM sonic_files")}
+    sidecar.close()
+    assert all(str(env.music_dir).encode() in p for p in paths)  # final paths, not the sources
+
+
+def test_dask_executor_gives_identical_vectors(env: BeetsEnv, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    local = make_env(tmp_path / "local")
+    write_library(tmp_path / "in2", ALBUMS)
+    local.run("import", str(tmp_path / "in2"))
+    local.run("sonicanalysis")
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address=None,
+        protocol="tcp://",
+        host="127.0.0.1",
+    ) as cluster:
+        out = env.run(
+            "sonicanalysis", "--executor", "dask", "--scheduler", cluster.scheduler_address
+        ).stdout
+    assert analysed_count(out) == 4
+    by_title = {}
+    for e in (env, local):
+        titles = dict(
+            line.split("\t")
+            for line in e.run("ls", "-f", "$id\t$title").stdout.strip().splitlines()
+        )
+        by_title[e] = {titles[str(i)]: v for i, v in features(e).items()}
+    assert by_title[env].keys() == by_title[local].keys()
+    for title, vec in by_title[env].items():
+        np.testing.assert_array_equal(vec, by_title[local][title], err_msg=title)
+
+
+def test_dask_without_scheduler_is_a_clear_error(env: BeetsEnv) -> None:
+    proc = env.run("sonicanalysis", "--executor", "dask", check=False)
+    assert proc.returncode != 0 and "--scheduler" in proc.stderr
+
+
+def test_unreachable_dask_scheduler_is_a_one_line_error(env: BeetsEnv) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = env.run(
+        "sonicanalysis",
+        "--executor",
+        "dask",
+        "--scheduler",
+        f"tcp://127.0.0.1:{port}",
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert f"Dask scheduler tcp://127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
