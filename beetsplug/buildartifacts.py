@@ -29,6 +29,7 @@ from beetsplug._dsp_beets import (
 )
 from beetsplug._dspipeline.genres import GenreNormaliser, GenreWeights, track_genre_weights
 from beetsplug._dspipeline.keys import album_key, track_key
+from beetsplug._dspipeline.npzio import write_text_atomic
 from beetsplug._dspipeline.sidecar import DISCOGS_SOURCES, Sidecar
 
 if TYPE_CHECKING:
@@ -333,7 +334,9 @@ class PipelineRun:
             },
         }
         self.target.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.target / RUN_REPORT, report)
+        write_text_atomic(
+            self.target / RUN_REPORT, json.dumps(report, indent=2, ensure_ascii=False, default=str)
+        )
         ui.print_(f"Run report: {self.target / RUN_REPORT}")
 
     # -- stages -----------------------------------------------------------------------------
@@ -533,13 +536,6 @@ class PipelineRun:
         if report.warnings:
             result.result = "warning"
             result.message = "; ".join(report.warnings[:3])
-
-
-def write_json_atomic(path: Path, value: object) -> None:
-    """Temp file in the same directory, then rename: readers never see half a report."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str), "utf-8")
-    os.replace(tmp, path)
 
 
 def stored_fingerprint(path: Path, key: str = "stats") -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ __all__ = [
     "read_json_array",
     "str_array",
     "write_npz_atomic",
+    "write_text_atomic",
 ]
 
 
@@ -163,3 +165,23 @@ def str_array(values: Iterable[str]) -> np.ndarray:
     """A (N,) numpy unicode array (never object dtype), also for an empty input."""
     items = list(values)
     return np.array(items, dtype=np.str_) if items else np.zeros(0, dtype="<U1")
+
+
+def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> Path:
+    """Write UTF-8 ``text`` to ``path`` via a temporary file and rename; returns ``path``.
+
+    Unlike :func:`tempfile.mkstemp` (mode 0600) the file gets the usual permissions under the
+    umask, so media servers can read the playlist.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path

@@ -21,7 +21,6 @@ import contextlib
 import json
 import math
 import os
-import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from .npzio import ArtifactFileError, load_npz
+from .npzio import ArtifactFileError, load_npz, write_text_atomic
 
 __all__ = [
     "DEFAULT_MODES",
@@ -52,7 +51,6 @@ __all__ = [
     "genre_similarity",
     "load_artifacts",
     "write_m3u",
-    "write_text_atomic",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -485,23 +483,3 @@ def write_m3u(
         lines.append(path)
     # surrogateescape restores path bytes that os.fsdecode could not decode.
     write_text_atomic(out_path, "\n".join(lines) + "\n", errors="surrogateescape")
-
-
-def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> Path:
-    """Write UTF-8 ``text`` to ``path`` via a temporary file and rename; returns ``path``.
-
-    Unlike :func:`tempfile.mkstemp` (mode 0600) the file gets the usual permissions under the
-    umask, so media servers can read the playlist.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-    return path

@@ -25,8 +25,8 @@ from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
 from .genre_sim import GENRE_SIM_FILENAME, load_genre_similarity
-from .npzio import ArtifactFileError, load_npz
-from .playlist import MATRICES_FILE, write_text_atomic
+from .npzio import ArtifactFileError, load_npz, write_text_atomic
+from .playlist import MATRICES_FILE
 
 __all__ = [
     "HEATMAP_GENRES",
