@@ -256,3 +256,12 @@ def test_forced_reanalysis_asks_first(env: BeetsEnv) -> None:
     report = json.loads((env.out_dir / "analyze_run_report.json").read_text())
     assert report["stages"][0]["result"] == "error"
     assert "stdin" in report["stages"][0]["message"]
+
+
+def test_verify_warns_when_the_library_changed_since_the_build(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    env.run("modify", "-y", "title:Chet 2", "genres=Hard Bop")
+    proc = env.run("buildartifacts", "--stages", "verify")  # warnings keep exit status 0
+    assert "stale" in proc.stdout.lower()
+    report = json.loads((env.out_dir / "analyze_run_report.json").read_text())
+    assert report["stages"][0]["result"] == "warning" and report["ok"] is True
