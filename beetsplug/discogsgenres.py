@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
     from beets.library import Album, Library
 
-FLEX_FIELDS = ("discogs_genres", "discogs_styles", "discogs_release_id", "discogs_master_id")
-
-
 class DiscogsGenresPlugin(BeetsPlugin):
     album_types = {  # noqa: RUF012 (beets reads these class attributes)
         "discogs_genres": types.SEMICOLON_SPACE_DSV,
@@ -48,7 +45,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
                 "base_url": "https://api.discogs.com",
                 "threshold": 0.55,
                 "strict_artist": False,
-                "user_agent": "beets-dspipeline/0.1 +https://github.com/beets-dspipeline",
+                "user_agent": "beets-dspipeline/0.1 (beets plugin)",
                 "timeout": 15.0,
                 "retries": 4,
                 "requests_per_minute": 60,
