@@ -21,11 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: E402
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from beetsplug._dspipeline.sonic import extract  # noqa: E402
-from tests import audio_fixtures as fx  # noqa: E402
-from tests.sonic_reference import reference_file, reference_signal  # noqa: E402
+from beetsplug._dspipeline.sonic import extract
+from tests import audio_fixtures as fx
+from tests.sonic_reference import reference_file, reference_signal
 
 CORPUS = Path(os.environ.get("DSP_CORPORA", Path.home() / ".cache/dspipeline-corpora")) / "audio"
 CORPUS_TRACKS = (
@@ -99,9 +99,8 @@ def compare_chroma(path: Path) -> None:
         "one pass 11025 Hz": lambda: extract.chroma_chunked(y, tuning, n, chunk_frames=10**7),
     }
     print(f"\nchroma strategies on {path.name} ({len(y) / sr:.0f} s), vs plain chroma_cqt")
-    print(
-        f"{'variant':28s} {'s':>6s} {'speed-up':>8s} {'mean|d|':>8s} {'max|d|':>7s} {'beat-median max|d|':>18s}"
-    )
+    header = f"{'variant':28s} {'s':>6s} {'speed-up':>8s} {'mean|d|':>8s} {'max|d|':>7s}"
+    print(f"{header} {'beat-median max|d|':>18s}")
     print(f"{'chroma_cqt (plain)':28s} {plain_s:6.2f} {1.0:8.2f}")
     for name, make in variants.items():
         started = time.perf_counter()

@@ -70,6 +70,27 @@ class _Stream:
     blocks: Iterator[np.ndarray]
     sample_rate: int
     channels: int
+    expected_frames: int = 0  # the header's frame count, when known (sizes the output)
+
+
+class _Output:
+    """Decoded samples written into one preallocated array (no list + concatenate copy)."""
+
+    def __init__(self, expected: int) -> None:
+        self._data = np.empty(max(expected, 1), np.float32)
+        self._size = 0
+
+    def append(self, chunk: np.ndarray) -> None:
+        end = self._size + len(chunk)
+        if end > len(self._data):  # header under-stated the length: grow geometrically
+            grown = np.empty(max(end, 2 * len(self._data)), np.float32)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : end] = chunk
+        self._size = end
+
+    def samples(self) -> np.ndarray:
+        return self._data[: self._size]
 
 
 def decode(path: AudioPath) -> DecodedAudio:
@@ -80,21 +101,21 @@ def decode(path: AudioPath) -> DecodedAudio:
         if stream.sample_rate == SAMPLE_RATE
         else soxr.ResampleStream(stream.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
     )
-    parts: list[np.ndarray] = []
+    ratio = SAMPLE_RATE / stream.sample_rate
+    out = _Output(int(stream.expected_frames * ratio) + 64)
     n_frames = 0
     for block in stream.blocks:
         n_frames += len(block)
         hasher.update(block.tobytes())
         # Same down-mix as librosa.to_mono: plain mean over channels.
         mono = block.mean(axis=1, dtype=np.float32) if stream.channels > 1 else block[:, 0]
-        parts.append(mono if resampler is None else resampler.resample_chunk(mono))
+        out.append(mono if resampler is None else resampler.resample_chunk(mono))
     if resampler is not None:
-        parts.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     if n_frames == 0:
         raise AnalysisError("empty", f"{os.fsdecode(path)}: no audio frames")
-    y = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
     return DecodedAudio(
-        y=y,
+        y=out.samples(),
         source_sample_rate=stream.sample_rate,
         duration=n_frames / stream.sample_rate,
         audio_hash=hasher.hexdigest(),
@@ -138,7 +159,12 @@ def _open(path: Path) -> _Stream:
         return _open_other(path, _short_sndfile_error(exc))
     except OSError as exc:
         raise AnalysisError("unreadable", f"{path}: {exc.strerror or exc}") from None
-    return _Stream(_sndfile_blocks(path, sound_file), sound_file.samplerate, sound_file.channels)
+    return _Stream(
+        _sndfile_blocks(path, sound_file),
+        sound_file.samplerate,
+        sound_file.channels,
+        _declared_frames(path, sound_file),
+    )
 
 
 def _sndfile_blocks(path: Path, sound_file: sf.SoundFile) -> Iterator[np.ndarray]:

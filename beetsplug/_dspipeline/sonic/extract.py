@@ -48,12 +48,12 @@ __all__ = [
 
 MIN_SECONDS = 1.0  # shorter signals carry no usable rhythm or timbre statistics
 SILENCE_PEAK = 1e-4  # peak amplitude below -80 dBFS counts as silence
-STFT_CHUNK_FRAMES = 2048  # ~47 s per STFT chunk: bounds the complex spectrogram to ~17 MB
-CQT_CHUNK_FRAMES = 16384  # ~6.3 min per CQT chunk: its buffers are small per frame at 11025 Hz,
-# and each chunk rebuilds librosa's filter basis
+STFT_CHUNK_FRAMES = 1024  # ~24 s per STFT chunk: ~25 MB of spectrogram temporaries
+CQT_CHUNK_FRAMES = 4096  # ~95 s per CQT chunk: bounds its buffers to ~40 MB; each chunk
+# rebuilds librosa's filter basis (~0.05 s), so not smaller
 # Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing.
 CQT_MARGIN_FRAMES = 128
-TEMPOGRAM_CHUNK_FRAMES = 4096
+TEMPOGRAM_CHUNK_FRAMES = 1024  # ~10 MB of FFT buffers per chunk
 # Frames at each segment end recomputed with the segment's own padding (STFT window reach: 2).
 SEGMENT_EDGE_FRAMES = 4
 TEMPOGRAM_WIN = 384  # librosa's default tempogram window (frames)
@@ -450,16 +450,16 @@ def chroma_chunked(
 
     factor = 2 if decimate else 1
     rate, hop = SAMPLE_RATE // factor, HOP_LENGTH // factor
-    signal = soxr.resample(y, SAMPLE_RATE, rate, quality="HQ") if decimate else y
-    # Zeros beyond both ends stand in for the CQT's own constant padding.
-    margin = margin_frames * hop
-    padded = np.zeros((n_frames + 2 * margin_frames) * hop, np.float32)
-    padded[margin : margin + min(len(signal), n_frames * hop)] = signal[: n_frames * hop]
     out = np.empty((12, n_frames), np.float32)
     for first in range(0, n_frames, chunk_frames):
         last = min(first + chunk_frames, n_frames)
-        # padded index margin + first*hop is frame `first`; keep margin_frames of context around.
-        piece = padded[first * hop : (last + 2 * margin_frames) * hop]
+        # Frames [first - margin, last + margin) of context; zeros beyond the signal's ends
+        # stand in for the CQT's own constant padding. Resampling per chunk keeps no
+        # whole-track copy; the margin also absorbs the resampler's edge transient.
+        window = _padded_window(
+            y, (first - margin_frames) * HOP_LENGTH, (last + margin_frames) * HOP_LENGTH, "constant"
+        )
+        piece = soxr.resample(window, SAMPLE_RATE, rate, quality="HQ") if decimate else window
         chroma = librosa.feature.chroma_cqt(
             y=piece,
             sr=rate,
@@ -468,6 +468,7 @@ def chroma_chunked(
             bins_per_octave=CHROMA_BINS_PER_OCTAVE,
             n_octaves=CHROMA_OCTAVES,
         )
+        # CQT frame k of the piece is centred on frame first - margin_frames + k.
         out[:, first:last] = chroma[:, margin_frames : margin_frames + last - first]
     return out
 
@@ -480,7 +481,9 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     duration = frames.n_samples / sr
     log_mel = librosa.power_to_db(frames.mel_power)  # top_db=80 relative to this stretch's max
     onset_env = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=hop)
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC)
+    # A copy: librosa returns a view into its DCT of all 128 bands, which would stay alive.
+    mfcc = np.array(librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC))
+    del log_mel
     mfcc_delta = librosa.feature.delta(mfcc)
 
     tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN)
@@ -509,7 +512,7 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     rows = [onset_env[None], mfcc, mfcc_delta, contrast]
     rows += [frames.rolloff[None], frames.centroid[None], frames.bandwidth[None]]
     rows += [frames.zcr[None], frames.chroma, frames.tonnetz]
-    per_beat = _interval_means(np.concatenate(rows, axis=0), bounds)
+    per_beat = np.concatenate([_interval_means(r, bounds) for r in rows], axis=0)
     p25, p50, p75 = np.percentile(per_beat, [25, 50, 75], axis=1)
     iqr = p75 - p25
     r_onset, r_mfcc, r_delta, r_contrast = 0, slice(1, 21), slice(21, 41), slice(41, 48)
