@@ -1,12 +1,14 @@
 """Fast beat3tower extraction: every expensive transform is computed once per track, in chunks.
 
-One decode, one STFT magnitude (MFCC, onset envelope, spectral shape, tuning), one constant-Q
-chroma (also the tonnetz input). Segments are frame slices of the full track's features; only the
-cheap per-slice steps (log-mel, onset envelope, beat tracking, tempogram) are redone on a slice.
+One decode, one STFT magnitude (mel → MFCC and onset envelope, contrast, spectral shape, zero
+crossings, tuning), one constant-Q chroma (also the tonnetz input). Segments are frame slices
+of the full track's features; only cheap steps (log-mel, onset envelope, beats, tempogram, and
+the few STFT frames at a cut) are redone per segment. docs/sonic-features.md has the layout,
+the shortcuts and how close they stay to plain librosa calls.
 
-Memory stays bounded: the STFT and CQT run over chunks of frames, so no whole-track complex
-spectrogram exists; what stays resident per track is the signal, a 128-band mel power
-spectrogram and a few small frame-level features.
+Memory stays bounded: the STFT, CQT and tempogram run over chunks of frames, so no whole-track
+spectrogram exists; what stays resident is the signal, a 128-band mel power spectrogram and a
+few small frame-level features.
 """
 
 from __future__ import annotations
@@ -353,6 +355,7 @@ def segment_features(
     return FrameFeatures(**fields, n_samples=n_samples)
 
 
+@functools.cache
 def _contrast_bands(
     n_bands: int = 6, fmin: float = 200.0, quantile: float = 0.02
 ) -> list[tuple[int, int, int]]:
