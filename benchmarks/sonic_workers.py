@@ -1,18 +1,20 @@
 """Throughput of the local process executor with 1 vs 2 workers (target: 2 workers ≥ 1.8×).
 
     .venv/bin/python benchmarks/sonic_workers.py             # corpus tracks if fetched
-    .venv/bin/python benchmarks/sonic_workers.py --synthetic  # 8 generated 90-s tracks
+    .venv/bin/python benchmarks/sonic_workers.py --synthetic  # generated 90-s tracks (16)
 
 Both runs use spawned worker processes (so start-up costs are alike). `wall` includes spawning
 and librosa warm-up; `steady` is the rate between the first and the last completions once
-every worker has finished one job. Other load on the machine lowers the 2-worker figure:
-the load average is printed alongside.
+every worker has finished one job. Other load on the machine lowers the 2-worker figure
+(the load average is printed alongside); worker CPU seconds per track (spawn and warm-up
+included) show whether two workers cost more work per track or only had fewer free cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -35,13 +37,19 @@ def pick_files(synthetic: bool, workdir: Path) -> list[Path]:
         return sorted(found, key=lambda p: -sf.info(p).duration)
     return [
         fx.write(workdir / f"song{i}.flac", fx.stereo(fx.song(90.0, bpm=90.0 + 7 * i, seed=i)))
-        for i in range(8)
+        for i in range(16)
     ]
 
 
-def run(files: list[Path], workers: int) -> tuple[float, float, float]:
-    """(wall seconds, steady tracks/s, audio seconds/s) for one executor run."""
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(files: list[Path], workers: int) -> tuple[float, float, float, float]:
+    """(wall s, steady tracks/s, audio s per s, worker CPU s per track) for one executor run."""
     jobs = iter([AnalysisJob(i, str(path)) for i, path in enumerate(files)])
+    cpu_before = children_cpu()
     started = time.perf_counter()
     finished: list[float] = []
     audio = 0.0
@@ -53,7 +61,9 @@ def run(files: list[Path], workers: int) -> tuple[float, float, float]:
     wall = finished[-1]
     first = finished[workers - 1]
     steady = (len(finished) - workers) / (wall - first) if wall > first else float("nan")
-    return wall, steady, audio / wall
+    # Workers are reaped when the pool closes, so their CPU time is in RUSAGE_CHILDREN now.
+    cpu_per_track = (children_cpu() - cpu_before) / len(finished)
+    return wall, steady, audio / wall, cpu_per_track
 
 
 def main() -> None:
@@ -65,11 +75,11 @@ def main() -> None:
         print(f"{len(files)} tracks, cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f}")
         results = {}
         for workers in (1, 2):
-            wall, steady, rate = run(files, workers)
+            wall, steady, rate, cpu = run(files, workers)
             results[workers] = (wall, steady)
             print(
                 f"workers={workers}: wall {wall:6.2f} s, steady {steady:5.3f} tracks/s, "
-                f"{rate:6.1f} s of audio per s"
+                f"{rate:6.1f} s of audio per s, worker CPU {cpu:5.2f} s per track"
             )
         wall_ratio = results[1][0] / results[2][0]
         steady_ratio = results[2][1] / results[1][1]
