@@ -137,6 +137,15 @@ def test_long_track_segments_match_reference(
     assert fast.n_beats == ref.n_beats
 
 
+def test_beatless_segment_takes_full_vector(tmp_path: Path) -> None:
+    # 30 s of silence, then 40 s of clicks: the start segment has no beats of its own.
+    y = np.concatenate([np.zeros(30 * fx.SR), fx.clicks(110.0, 40.0)])
+    feats = analyse_file(fx.write(tmp_path / "late-start.flac", y))
+    assert not feats.beat_fallback
+    np.testing.assert_array_equal(feats.start, feats.full)
+    assert not np.array_equal(feats.end, feats.full)
+
+
 @pytest.mark.parametrize(
     ("kind", "make"),
     [
