@@ -7,6 +7,7 @@ sits in memory as futures.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -84,7 +85,9 @@ def run_jobs(
     if executor == "dask":
         if not scheduler:
             raise ValueError("the dask executor needs a scheduler address (tcp://host:8786)")
-        return _run_dask(iter(jobs), scheduler, path_map, workers)
+        # Imported here, not in the generator, so a missing extra fails at the call.
+        distributed = importlib.import_module("distributed")
+        return _run_dask(distributed, iter(jobs), scheduler, path_map, workers)
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r} (expected 'local' or 'dask')")
     if workers <= 1:
@@ -127,15 +130,12 @@ def _result(future: Any, job: AnalysisJob) -> AnalysisOutcome:
 
 
 def _run_dask(
+    distributed: Any,  # the module; only partly typed, so used dynamically
     jobs: Iterator[AnalysisJob],
     scheduler: str,
     path_map: tuple[tuple[str, str], ...],
     workers: int,
 ) -> Iterator[AnalysisOutcome]:
-    import importlib
-
-    # distributed is only partly typed; treat it as dynamic.
-    distributed: Any = importlib.import_module("distributed")
     with distributed.Client(scheduler) as client:
         client.run(_init_worker)
         threads = sum(client.nthreads().values()) or 1
