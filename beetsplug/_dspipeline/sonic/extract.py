@@ -159,8 +159,9 @@ def _analyse(
     try:
         with _one_blas_thread():
             full, start, mid, end = _track_vectors(y)
-    except (ValueError, FloatingPointError, MemoryError) as exc:
-        raise AnalysisError("internal", f"{name}: feature extraction failed ({exc})") from exc
+    except Exception as exc:  # callers get one exception type, whatever librosa raises
+        message = f"{name}: feature extraction failed ({type(exc).__name__}: {exc})"
+        raise AnalysisError("internal", message) from exc
     return TrackFeatures(
         full=full.vector,
         start=start,
