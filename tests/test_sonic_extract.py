@@ -4,17 +4,21 @@ to the straightforward reference extractor (tests/sonic_reference.py) on several
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import librosa
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beetsplug._dspipeline.sonic import layout
 from beetsplug._dspipeline.sonic.extract import (
     TrackFeatures,
     _band_peaks_valleys,
     _contrast_bands,
+    _interval_means,
     _mean_tempogram,
     _padded_window,
     _pooled_tuning,
@@ -232,3 +236,24 @@ def test_fast_helpers_match_librosa() -> None:
     assert _pooled_tuning(pitch, magnitude) == pytest.approx(
         librosa.estimate_tuning(y=y, sr=SR, bins_per_octave=36)
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    raw_bounds=st.lists(st.integers(0, 70), max_size=12),
+    seed=st.integers(0, 2**16),
+)
+def test_interval_means_match_naive_loop(n: int, raw_bounds: list[int], seed: int) -> None:
+    rows = np.random.default_rng(seed).standard_normal((3, n)).astype(np.float32)
+    bounds = np.array(sorted(raw_bounds), dtype=int)
+    expected = [
+        rows[:, a:b].astype(np.float64).mean(axis=1)
+        for a, b in itertools.pairwise(bounds)
+        if n >= b > a
+    ]
+    got = _interval_means(rows, bounds)
+    if not expected:  # no interval inside the signal: the whole-signal mean
+        np.testing.assert_allclose(got[:, 0], rows.astype(np.float64).mean(axis=1), atol=1e-9)
+    else:
+        np.testing.assert_allclose(got, np.stack(expected, axis=1), atol=1e-9)
