@@ -56,11 +56,24 @@ class StageResult:
     duration_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class TrackRow:
+    """The fields of one beets item that the artifacts record, read once: every beets
+    attribute access asks each plugin for field getters, ~3 µs, which adds up at 100k items."""
+
+    item_id: int
+    path: str
+    artist: str
+    title: str
+    albumartist: str
+    album: str
+
+
 @dataclass
 class TrackInputs:
     """Everything known about the queried tracks, gathered once for genre-sim and artifacts."""
 
-    items: list[Item]
+    tracks: list[TrackRow]
     genre_weights: list[dict[str, float]]
     has_discogs: list[bool]
     track_ids: list[str]
@@ -208,6 +221,7 @@ class PipelineRun:
         self.explicit = explicit
         self.results: list[StageResult] = []
         self._inputs: TrackInputs | None = None
+        self._fingerprints: tuple[str, str] | None = None
 
     # -- helpers ----------------------------------------------------------------------------
     def discogs_plugin(self) -> Any:
@@ -270,15 +284,15 @@ class PipelineRun:
             elif stage == "genre-sim":
                 inputs = self.inputs(sidecar)
                 ui.print_(
-                    f"  genre-sim: {len(inputs.items)} tracks, "
+                    f"  genre-sim: {len(inputs.tracks)} tracks, "
                     f"{sum(1 for w in inputs.genre_weights if w)} with genres "
                     f"-> {self.target / GENRE_SIM_FILE}"
                 )
             elif stage == "artifacts":
                 inputs = self.inputs(sidecar)
-                with_sonic = len(sidecar.features_for_items([model_id(i) for i in inputs.items]))
+                with_sonic = len(sidecar.feature_versions([t.item_id for t in inputs.tracks]))
                 ui.print_(
-                    f"  artifacts: {with_sonic} of {len(inputs.items)} tracks have sonic "
+                    f"  artifacts: {with_sonic} of {len(inputs.tracks)} tracks have sonic "
                     f"features -> {self.target / DATA_FILE}"
                 )
             elif stage == "verify":
@@ -443,32 +457,28 @@ class PipelineRun:
             raise UserError(f"buildartifacts: {exc}") from exc
 
     def fingerprints(self) -> tuple[str, str]:
-        """(genre-sim, artifacts) fingerprints of the current inputs and settings."""
-        sidecar = self.sidecar()
-        inputs = self.inputs(sidecar)
-        genre_fp = fingerprint("genre-sim", inputs.genre_sets(), *self.genre_sim_settings())
-        features = self.features()
-        artifacts_fp = fingerprint(
-            "artifacts",
-            genre_fp,
-            inputs.track_ids,
-            [(model_id(i), os.fsdecode(i.path), i.artist, i.title) for i in inputs.items],
-            inputs.genre_weights,
-            inputs.has_discogs,
-            [
-                (features[model_id(i)].audio_key, features[model_id(i)].extractor_version)
-                if model_id(i) in features
-                else None
-                for i in inputs.items
-            ],
-            self.artifact_config().__dict__,
-            self.opts.limit,
-        )
-        return genre_fp, artifacts_fp
+        """(genre-sim, artifacts) fingerprints of the current inputs and settings.
 
-    def features(self) -> dict[int, Any]:
-        inputs = self.inputs(self.sidecar())
-        return self.sidecar().features_for_items([model_id(i) for i in inputs.items])
+        Computed once per run: the stages that use them (genre-sim, artifacts, verify) run
+        after the ones that change the sidecar.
+        """
+        if self._fingerprints is None:
+            inputs = self.inputs(self.sidecar())
+            genre_fp = fingerprint("genre-sim", inputs.genre_sets(), *self.genre_sim_settings())
+            versions = self.sidecar().feature_versions([t.item_id for t in inputs.tracks])
+            artifacts_fp = fingerprint(
+                "artifacts",
+                genre_fp,
+                inputs.track_ids,
+                [(t.item_id, t.path, t.artist, t.title) for t in inputs.tracks],
+                inputs.genre_weights,
+                inputs.has_discogs,
+                [versions.get(t.item_id) for t in inputs.tracks],
+                self.artifact_config().__dict__,
+                self.opts.limit,
+            )
+            self._fingerprints = genre_fp, artifacts_fp
+        return self._fingerprints
 
     def stage_genre_sim(self, result: StageResult) -> None:
         from beetsplug._dspipeline.genre_sim import build_genre_similarity
@@ -500,7 +510,7 @@ class PipelineRun:
         genre_fp, artifacts_fp = self.fingerprints()
         path = self.target / DATA_FILE
         inputs = self.inputs(self.sidecar())
-        result.counts = {"tracks": len(inputs.items)}
+        result.counts = {"tracks": len(inputs.tracks)}
         if not self.opts.force and stored_fingerprint(path, key="dsp_meta") == artifacts_fp:
             result.result = "up-to-date"
             return
@@ -512,8 +522,9 @@ class PipelineRun:
             "sidecar": str(self.sidecar().path),
             "limit": self.opts.limit,
         }
+        features = self.sidecar().features_for_items([t.item_id for t in inputs.tracks])
         built = build_artifacts(
-            track_records(inputs, self.features()),
+            track_records(inputs, features),
             sim,
             self.target,
             config=self.artifact_config(),
@@ -559,55 +570,70 @@ def gather_inputs(
     weights: GenreWeights,
 ) -> TrackInputs:
     """Per track: normalised genre weights (item, album, sidecar rows) and its stable id."""
-    albums = {a.id: a for a in lib.albums()}
+    albums = {a.id: (a.albumartist, a.album, a.genres) for a in lib.albums()}
     sidecar_genres = sidecar.album_genres()
+    # Albums share their genre rows and tracks their tags: weigh each combination once.
+    weights_cache: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], dict[str, float]] = {}
+    tracks: list[TrackRow] = []
     genre_weights: list[dict[str, float]] = []
     has_discogs: list[bool] = []
     track_ids: list[str] = []
     seen: dict[str, int] = {}
     for item in items:
+        row = TrackRow(
+            model_id(item),
+            os.fsdecode(item.path),
+            item.artist,
+            item.title,
+            item.albumartist,
+            item.album,
+        )
         album = albums.get(item.album_id) if item.album_id else None
-        artist = (album.albumartist if album else item.albumartist) or item.artist or ""
-        title = (album.album if album else item.album) or ""
+        artist = (album[0] if album else row.albumartist) or row.artist or ""
+        title = (album[1] if album else row.album) or ""
         rows = sidecar_genres.get(album_key(artist, title), []) if artist and title else []
         album_level = [(source, genre) for genre, source in rows]
         if album is not None:
-            album_level += [("beets", g) for g in (album.genres or [])]
-        genre_weights.append(
-            track_genre_weights(list(item.genres or []), album_level, [], normaliser, weights)
-        )
+            album_level += [("beets", g) for g in (album[2] or [])]
+        key = (tuple(item.genres or ()), tuple(album_level))
+        if key not in weights_cache:
+            weights_cache[key] = track_genre_weights(
+                list(key[0]), album_level, [], normaliser, weights
+            )
+        genre_weights.append(weights_cache[key])
         has_discogs.append(any(source in DISCOGS_SOURCES for _, source in rows))
         tid = track_key(
-            item.albumartist or artist,
-            item.album,
+            row.albumartist or artist,
+            row.album,
             int(item.disc or 0),
             int(item.track or 0),
-            item.title,
+            row.title,
             str(item.get("mb_releasetrackid") or ""),
         )
         # Two library rows for one track (duplicates): keep ids unique and deterministic.
         n = seen.get(tid, 0)
         seen[tid] = n + 1
         track_ids.append(tid if n == 0 else f"{tid}-{n}")
-    return TrackInputs(list(items), genre_weights, has_discogs, track_ids)
+        tracks.append(row)
+    return TrackInputs(tracks, genre_weights, has_discogs, track_ids)
 
 
 def track_records(inputs: TrackInputs, features: dict[int, Any]) -> list[TrackRecord]:
     from beetsplug._dspipeline.artifacts import TrackRecord
 
     records = []
-    for item, weights, discogs, tid in zip(
-        inputs.items, inputs.genre_weights, inputs.has_discogs, inputs.track_ids, strict=True
+    for track, weights, discogs, tid in zip(
+        inputs.tracks, inputs.genre_weights, inputs.has_discogs, inputs.track_ids, strict=True
     ):
-        f = features.get(model_id(item))
+        f = features.get(track.item_id)
         records.append(
             TrackRecord(
                 track_id=tid,
-                item_id=int(model_id(item)),
-                path=os.fsdecode(item.path),
-                artist=item.artist or item.albumartist or "",
-                title=item.title or "",
-                album_id=album_key(item.albumartist or item.artist or "", item.album or ""),
+                item_id=track.item_id,
+                path=track.path,
+                artist=track.artist or track.albumartist or "",
+                title=track.title or "",
+                album_id=album_key(track.albumartist or track.artist or "", track.album or ""),
                 genre_weights=weights,
                 has_discogs=discogs,
                 bpm=float(f.bpm) if f is not None else 0.0,

@@ -388,31 +388,36 @@ class Sidecar:
 
     def store_features(self, item_id: int, ident: FileIdentity, feats: StoredFeatures) -> None:
         """Store vectors + metadata and link the item, in one transaction."""
-        blobs = [_vec_to_blob(v) for v in (feats.full, feats.start, feats.mid, feats.end)]
+        self.store_features_many([(item_id, ident, feats)])
+
+    def store_features_many(self, rows: Iterable[tuple[int, FileIdentity, StoredFeatures]]) -> None:
+        """:meth:`store_features` for many items, all in one transaction."""
         with self.transaction() as conn:
-            conn.execute(
-                """INSERT OR REPLACE INTO sonic_features(audio_key, extractor, extractor_version,
-                     vec_full, vec_start, vec_mid, vec_end, duration, sample_rate, n_beats,
-                     beat_fallback, bpm, tempo_stability, half_tempo_likely, double_tempo_likely,
-                     analysed_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    feats.audio_key,
-                    feats.extractor,
-                    feats.extractor_version,
-                    *blobs,
-                    feats.duration,
-                    feats.sample_rate,
-                    feats.n_beats,
-                    int(feats.beat_fallback),
-                    feats.bpm,
-                    feats.tempo_stability,
-                    int(feats.half_tempo_likely),
-                    int(feats.double_tempo_likely),
-                    feats.analysed_at,
-                ),
-            )
-            self._link(conn, item_id, ident, feats.audio_key)
+            for item_id, ident, feats in rows:
+                blobs = [_vec_to_blob(v) for v in (feats.full, feats.start, feats.mid, feats.end)]
+                conn.execute(
+                    """INSERT OR REPLACE INTO sonic_features(audio_key, extractor,
+                         extractor_version, vec_full, vec_start, vec_mid, vec_end, duration,
+                         sample_rate, n_beats, beat_fallback, bpm, tempo_stability,
+                         half_tempo_likely, double_tempo_likely, analysed_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        feats.audio_key,
+                        feats.extractor,
+                        feats.extractor_version,
+                        *blobs,
+                        feats.duration,
+                        feats.sample_rate,
+                        feats.n_beats,
+                        int(feats.beat_fallback),
+                        feats.bpm,
+                        feats.tempo_stability,
+                        int(feats.half_tempo_likely),
+                        int(feats.double_tempo_likely),
+                        feats.analysed_at,
+                    ),
+                )
+                self._link(conn, item_id, ident, feats.audio_key)
 
     def record_failure(
         self, item_id: int, path: bytes, ident: FileIdentity | None, reason: str, message: str
@@ -450,6 +455,19 @@ class Sidecar:
             "SELECT item_id, path, reason, message, failed_at FROM sonic_failures ORDER BY item_id"
         )
         return [SonicFailure(int(i), bytes(p), str(r), str(m), float(t)) for i, p, r, m, t in rows]
+
+    def feature_versions(self, item_ids: Iterable[int] | None = None) -> dict[int, tuple[str, str]]:
+        """item id → (audio key, extractor version) of its stored features; reads no vectors."""
+        rows = self._query(
+            """SELECT f.item_id, s.audio_key, s.extractor_version
+               FROM sonic_files f JOIN sonic_features s ON s.audio_key = f.audio_key"""
+        )
+        wanted = None if item_ids is None else set(item_ids)
+        return {
+            int(item_id): (str(key), str(version))
+            for item_id, key, version in rows
+            if wanted is None or item_id in wanted
+        }
 
     def features_for_items(
         self, item_ids: Iterable[int] | None = None
