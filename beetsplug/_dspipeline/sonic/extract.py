@@ -50,12 +50,12 @@ __all__ = [
 
 MIN_SECONDS = 1.0  # shorter signals carry no usable rhythm or timbre statistics
 SILENCE_PEAK = 1e-4  # peak amplitude below -80 dBFS counts as silence
-STFT_CHUNK_FRAMES = 1024  # ~24 s per STFT chunk: ~25 MB of spectrogram temporaries
+STFT_CHUNK_FRAMES = 512  # ~12 s per STFT chunk: its arrays (2 MB each) stay cache-friendly
 CQT_CHUNK_FRAMES = 4096  # ~95 s per CQT chunk: bounds its buffers to ~40 MB; each chunk
 # rebuilds librosa's filter basis (~0.05 s), so not smaller
 # Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing.
 CQT_MARGIN_FRAMES = 128
-TEMPOGRAM_CHUNK_FRAMES = 1024  # ~10 MB of FFT buffers per chunk
+TEMPOGRAM_CHUNK_FRAMES = 512  # ~5 MB of FFT buffers per chunk
 # Frames at each segment end recomputed with the segment's own padding (STFT window reach: 2).
 SEGMENT_EDGE_FRAMES = 4
 TEMPOGRAM_WIN = 384  # librosa's default tempogram window (frames)
