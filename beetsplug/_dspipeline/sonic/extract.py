@@ -60,9 +60,9 @@ TEMPOGRAM_CHUNK_FRAMES = 512  # ~5 MB of FFT buffers per chunk
 SEGMENT_EDGE_FRAMES = 4
 TEMPOGRAM_WIN = 384  # librosa's default tempogram window (frames)
 TEMPO_WIN = int(8.0 * SAMPLE_RATE / HOP_LENGTH)  # librosa tempo()'s 8 s window, in frames
-CHROMA_BINS_PER_OCTAVE = 36
-PIPTRACK_ROWS = 385  # STFT rows 0..384 reach 4135 Hz, past piptrack's 4 kHz limit
+CHROMA_BINS_PER_OCTAVE = 36  # librosa.feature.chroma_cqt defaults: 7 octaves from C1
 CHROMA_OCTAVES = 7
+PIPTRACK_ROWS = 385  # STFT rows 0..384 reach 4135 Hz, past piptrack's 4 kHz limit
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,6 @@ class FrameFeatures:
     chroma: np.ndarray  # (12, n) constant-Q chroma, max-normalised per frame
     tonnetz: np.ndarray  # (6, n)
     n_samples: int  # signal length the frames cover
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.zcr.shape[-1])
 
 
 @dataclass(frozen=True)
@@ -513,35 +509,44 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     contrast = librosa.power_to_db(frames.contrast_peak) - librosa.power_to_db(
         frames.contrast_valley
     )
-    rows = [onset_env[None], mfcc, mfcc_delta, contrast]
-    rows += [frames.rolloff[None], frames.centroid[None], frames.bandwidth[None]]
-    rows += [frames.zcr[None], frames.chroma, frames.tonnetz]
-    per_beat = np.concatenate([_interval_means(r, bounds) for r in rows], axis=0)
-    p25, p50, p75 = np.percentile(per_beat, [25, 50, 75], axis=1)
-    iqr = p75 - p25
-    r_onset, r_mfcc, r_delta, r_contrast = 0, slice(1, 21), slice(21, 41), slice(41, 48)
-    r_rolloff, r_centroid, r_bandwidth, r_zcr = 48, 49, 50, 51
-    r_chroma, r_tonnetz = slice(52, 64), slice(64, 70)
+    per_beat = {
+        name: _interval_means(values, bounds)
+        for name, values in (
+            ("onset", onset_env[None]),
+            ("mfcc", mfcc),
+            ("delta", mfcc_delta),
+            ("contrast", contrast),
+            ("rolloff", frames.rolloff[None]),
+            ("centroid", frames.centroid[None]),
+            ("bandwidth", frames.bandwidth[None]),
+            ("zcr", frames.zcr[None]),
+            ("chroma", frames.chroma),
+            ("tonnetz", frames.tonnetz),
+        )
+    }
 
-    onset_per_beat = per_beat[r_onset]
-    rhythm = _rhythm_dims(onset_env, onset_per_beat, beats, fallback, tempo_acf, duration, bpm)
-    timbre = [
-        p50[r_mfcc],
-        iqr[r_mfcc],
-        p50[r_delta],
-        p50[r_contrast],
-        iqr[r_contrast],
-        [p50[r_rolloff], iqr[r_rolloff], p50[r_centroid], iqr[r_centroid]],
-        [p50[r_bandwidth], iqr[r_bandwidth], p50[r_onset], iqr[r_onset], p50[r_zcr]],
-    ]
+    def median(name: str) -> np.ndarray:
+        return np.asarray(np.percentile(per_beat[name], 50, axis=1))
+
+    def iqr(name: str) -> np.ndarray:
+        p25, p75 = np.percentile(per_beat[name], [25, 75], axis=1)
+        return np.asarray(p75 - p25)
+
+    rhythm = _rhythm_dims(
+        onset_env, per_beat["onset"][0], beats, fallback, tempo_acf, duration, bpm
+    )
+    timbre = [median("mfcc"), iqr("mfcc"), median("delta"), median("contrast"), iqr("contrast")]
+    for name in ("rolloff", "centroid", "bandwidth", "onset"):  # "onset" = the flux dims
+        timbre += [median(name), iqr(name)]
+    timbre.append(median("zcr"))
     mean_chroma = frames.chroma.mean(axis=1, dtype=np.float64)
     harmony = [
-        p50[r_chroma],
-        iqr[r_chroma],
+        median("chroma"),
+        iqr("chroma"),
         [_entropy(mean_chroma)],
         [np.sum(mean_chroma > mean_chroma.mean() + mean_chroma.std())],
         [mean_chroma.max() / mean_chroma.mean() if mean_chroma.mean() > 0 else 0.0],
-        p50[r_tonnetz],
+        median("tonnetz"),
     ]
     vector = np.concatenate(
         [np.ravel(np.asarray(p, dtype=np.float64)) for p in (*timbre, *harmony)]
