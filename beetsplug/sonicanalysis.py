@@ -15,7 +15,7 @@ from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
 from beetsplug._dsp_beets import model_id, open_sidecar, peek_sidecar
-from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
+from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, SonicIndex, StoredFeatures
 from beetsplug._dspipeline.sonic.layout import EXTRACTOR_NAME, EXTRACTOR_VERSION
 
 if TYPE_CHECKING:
@@ -187,13 +187,12 @@ class SonicAnalysisPlugin(BeetsPlugin):
         from beetsplug._dspipeline.sonic.extract import AnalysisError
 
         plan = Plan()
+        index = sidecar.sonic_index()
         # Features of items that left the library (re-import, removal) may match new items:
         # only then is hashing a new file worth a decode.
         with lib.transaction() as tx:
             library_ids = {int(r[0]) for r in tx.query("SELECT id FROM items")}
-        may_match_known = bool(sidecar.linked_item_ids() - library_ids) or (
-            sidecar.has_unlinked_features()
-        )
+        may_match_known = bool(index.links.keys() - library_ids) or index.has_unlinked_features()
         for item in items:
             ident = file_identity(item)
             if ident is None:
@@ -202,29 +201,29 @@ class SonicAnalysisPlugin(BeetsPlugin):
             if force:
                 plan.analyse.append(item)
                 continue
-            link = sidecar.file_link(model_id(item))
-            if link is not None and link[0] == ident and self._current(sidecar, link[1]):
+            link = index.links.get(model_id(item))
+            if link is not None and link[0] == ident and self._current(index, link[1]):
                 plan.up_to_date += 1
                 continue
-            failure = sidecar.failure_for(model_id(item))
+            failure = index.failures.get(model_id(item))
             if failure is not None and failure[0] == ident and not retry_failed:
                 plan.failed_before += 1
                 continue
-            key = sidecar.key_for_identity(ident)
+            key = index.key_for_identity(ident)
             if key is None and (link is not None or may_match_known):
                 try:
                     key = audio_hash(item.path)
                 except AnalysisError:
                     key = None  # the analysis will record why
-            if key is not None and self._current(sidecar, key):
+            if key is not None and self._current(index, key):
                 plan.relink.append((item, ident, key))
             else:
                 plan.analyse.append(item)
         return plan
 
     @staticmethod
-    def _current(sidecar: Sidecar, audio_key: str) -> bool:
-        return sidecar.features_version(audio_key) == EXTRACTOR_VERSION
+    def _current(index: SonicIndex, audio_key: str) -> bool:
+        return index.versions.get(audio_key) == EXTRACTOR_VERSION
 
     # -- running ----------------------------------------------------------------------------
     def execute(

@@ -173,7 +173,9 @@ def test_features_round_trip_and_relink(tmp_path: Path) -> None:
     # A moved copy of the same audio (new item, new path) links to the same vectors.
     moved = FileIdentity(b"/music/b.flac", 1000, 9.0)
     sidecar.link_file(2, moved, "h1")
-    assert sidecar.key_for_identity(moved) == "h1"
+    index = sidecar.sonic_index()
+    assert index.key_for_identity(moved) == "h1"
+    assert index.versions == {"h1": "1"} and not index.has_unlinked_features()
     assert set(sidecar.features_for_items([1, 2])) == {1, 2}
 
 
@@ -183,4 +185,4 @@ def test_bad_vectors_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="NaN"):
         sidecar.store_features(1, FileIdentity(b"/x", 1, 1.0), bad)
     assert sidecar.features_for_items() == {}
-    assert sidecar.file_link(1) is None
+    assert sidecar.sonic_index().links == {}

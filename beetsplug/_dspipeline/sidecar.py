@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -136,6 +137,27 @@ class StoredFeatures:
     half_tempo_likely: bool
     double_tempo_likely: bool
     analysed_at: float
+
+
+@dataclass(frozen=True)
+class SonicIndex:
+    """Links, failures and stored extractor versions of the sonic tables, as dicts."""
+
+    links: dict[int, tuple[FileIdentity, str]]  # item id → (file identity, audio key)
+    failures: dict[int, tuple[FileIdentity | None, str]]  # item id → (identity, reason)
+    versions: dict[str, str]  # audio key → extractor version
+
+    def key_for_identity(self, ident: FileIdentity) -> str | None:
+        """Audio key of any item last seen at exactly this path, size and mtime."""
+        return self._by_identity.get(ident)
+
+    @cached_property
+    def _by_identity(self) -> dict[FileIdentity, str]:
+        return {ident: key for ident, key in self.links.values()}
+
+    def has_unlinked_features(self) -> bool:
+        """Stored vectors that no item points at (their items were removed or re-imported)."""
+        return bool(self.versions.keys() - {key for _, key in self.links.values()})
 
 
 @dataclass(frozen=True)
@@ -338,39 +360,30 @@ class Sidecar:
         return counts
 
     # -- sonic features -----------------------------------------------------------------------
-    def file_link(self, item_id: int) -> tuple[FileIdentity, str] | None:
-        rows = self._query(
-            "SELECT path, size, mtime, audio_key FROM sonic_files WHERE item_id = ?", (item_id,)
-        )
-        if not rows:
-            return None
-        path, size, mtime, key = rows[0]
-        return FileIdentity(bytes(path), int(size), float(mtime)), str(key)
-
-    def key_for_identity(self, ident: FileIdentity) -> str | None:
-        """Audio key of any item last seen at exactly this path, size and mtime."""
-        rows = self._query(
-            "SELECT audio_key FROM sonic_files WHERE path = ? AND size = ? AND mtime = ? LIMIT 1",
-            (ident.path, ident.size, ident.mtime),
-        )
-        return str(rows[0][0]) if rows else None
-
-    def linked_item_ids(self) -> set[int]:
-        return {int(r[0]) for r in self._query("SELECT item_id FROM sonic_files")}
-
-    def has_unlinked_features(self) -> bool:
-        """Stored vectors that no item points at (their items were removed or re-imported)."""
-        rows = self._query(
-            "SELECT 1 FROM sonic_features WHERE audio_key NOT IN "
-            "(SELECT audio_key FROM sonic_files) LIMIT 1"
-        )
-        return bool(rows)
-
-    def features_version(self, audio_key: str) -> str | None:
-        rows = self._query(
-            "SELECT extractor_version FROM sonic_features WHERE audio_key = ?", (audio_key,)
-        )
-        return str(rows[0][0]) if rows else None
+    def sonic_index(self) -> SonicIndex:
+        """What planning an analysis run needs about every item, in three queries."""
+        links = {
+            int(item_id): (FileIdentity(bytes(path), int(size), float(mtime)), str(key))
+            for item_id, path, size, mtime, key in self._query(
+                "SELECT item_id, path, size, mtime, audio_key FROM sonic_files"
+            )
+        }
+        failures = {
+            int(item_id): (
+                None if size is None else FileIdentity(bytes(path), int(size), float(mtime)),
+                str(reason),
+            )
+            for item_id, path, size, mtime, reason in self._query(
+                "SELECT item_id, path, size, mtime, reason FROM sonic_failures"
+            )
+        }
+        versions = {
+            str(key): str(version)
+            for key, version in self._query(
+                "SELECT audio_key, extractor_version FROM sonic_features"
+            )
+        }
+        return SonicIndex(links, failures, versions)
 
     def link_file(self, item_id: int, ident: FileIdentity, audio_key: str) -> None:
         """Point an item at already stored features (moved / re-imported / re-tagged file)."""
@@ -439,16 +452,6 @@ class Sidecar:
 
     def failed_item_ids(self) -> set[int]:
         return {int(r[0]) for r in self._query("SELECT item_id FROM sonic_failures")}
-
-    def failure_for(self, item_id: int) -> tuple[FileIdentity | None, str] | None:
-        rows = self._query(
-            "SELECT path, size, mtime, reason FROM sonic_failures WHERE item_id = ?", (item_id,)
-        )
-        if not rows:
-            return None
-        path, size, mtime, reason = rows[0]
-        ident = None if size is None else FileIdentity(bytes(path), int(size), float(mtime))
-        return ident, str(reason)
 
     def failures(self) -> list[SonicFailure]:
         rows = self._query(
