@@ -17,6 +17,8 @@ import contextlib
 import functools
 import hashlib
 import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,12 +135,41 @@ def analyse_signal(y: np.ndarray, sr: int) -> TrackFeatures:
     return _analyse(y, sr, duration, digest.hexdigest(), "signal")
 
 
+@functools.cache
 def warm_up() -> None:
-    """Trigger librosa's lazy imports and numba compilation once (a few seconds per process)."""
+    """Trigger librosa's lazy imports and numba compilation once per process.
+
+    librosa caches its numba functions on disk, and two processes compiling them at the same
+    time can leave a corrupt cache that crashes every later process (seen with a fresh install
+    and two workers). So the first compilation holds a machine-wide file lock: one process
+    writes the cache, the others wait and then load it.
+    """
     rng = np.random.default_rng(0)
     clicks = np.zeros(3 * SAMPLE_RATE, np.float32)
     clicks[:: SAMPLE_RATE // 2] = 1.0
-    _track_vectors(clicks + 0.01 * rng.standard_normal(len(clicks)).astype(np.float32))
+    with _compile_lock():
+        _track_vectors(clicks + 0.01 * rng.standard_normal(len(clicks)).astype(np.float32))
+
+
+@contextlib.contextmanager
+def _compile_lock() -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    path = os.path.join(tempfile.gettempdir(), "beets-dspipeline-numba.lock")
+    try:
+        handle = open(path, "a")  # noqa: SIM115 (held across the yield)
+    except OSError:  # e.g. another user's lock file: go on unlocked
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _analyse(
@@ -153,6 +184,7 @@ def _analyse(
     if float(np.max(np.abs(y))) < SILENCE_PEAK:
         raise AnalysisError("silent", f"{name}: silent (peak below -80 dBFS)")
     try:
+        warm_up()
         with _one_blas_thread():
             full, start, mid, end = _track_vectors(y)
     except Exception as exc:  # callers get one exception type, whatever librosa raises
