@@ -392,7 +392,7 @@ class PipelineRun:
 
     # -- stages -----------------------------------------------------------------------------
     def stage_discogs(self, result: StageResult) -> None:
-        from beetsplug._dspipeline.discogs_run import run_lookups, select_targets
+        from beetsplug._dspipeline.discogs_run import select_targets
 
         plugin = self.discogs_plugin()
         token = plugin.token()
@@ -415,15 +415,8 @@ class PipelineRun:
         if not sel.todo:
             result.result = "up-to-date"
             return
-        by_key = plugin.albums_by_key(albums)
-        summary = run_lookups(
-            plugin.client(token),
-            sidecar,
-            sel.todo,
-            threshold=plugin.threshold(None),
-            strict_artist=plugin.strict_artist(None),
-            on_result=lambda t, r: plugin.apply_result(by_key.get(t.row.album_id, []), r),
-            progress=lambda line: ui.print_(f"  {line}"),
+        summary = plugin.lookup(
+            sidecar, albums, sel.todo, token, progress=lambda line: ui.print_(f"  {line}")
         )
         result.counts.update(
             hits=summary.hits,

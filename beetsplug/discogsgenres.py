@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from beets import config, ui
@@ -27,6 +27,7 @@ from beetsplug._dspipeline.sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SO
 if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
     from beets.library import Album, Library
+
 
 class DiscogsGenresPlugin(BeetsPlugin):
     album_types = {  # noqa: RUF012 (beets reads these class attributes)
@@ -150,17 +151,39 @@ class DiscogsGenresPlugin(BeetsPlugin):
         if not selection.todo:
             ui.print_(f"Already processed {selection.already_done} albums; use --force to recheck")
             return
-        by_key = self.albums_by_key(albums)
-        summary = run_lookups(
-            self.client(token),
+        summary = self.lookup(
             sidecar,
+            albums,
             selection.todo,
-            threshold=self.threshold(opts.threshold),
-            strict_artist=self.strict_artist(opts.strict_artist),
-            on_result=lambda t, r: self.apply_result(by_key.get(t.row.album_id, []), r),
+            token,
+            threshold=opts.threshold,
+            strict_artist=opts.strict_artist,
             progress=ui.print_,
         )
         self.report(summary, skipped + selection.already_done)
+
+    def lookup(
+        self,
+        sidecar: Sidecar,
+        albums: Sequence[Album],
+        todo: Sequence[AlbumTarget],
+        token: str,
+        *,
+        threshold: float | None = None,
+        strict_artist: bool | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> RunSummary:
+        """Look up `todo`, store each outcome, and set the fields of the matching `albums`."""
+        by_key = self.albums_by_key(albums)
+        return run_lookups(
+            self.client(token),
+            sidecar,
+            todo,
+            threshold=self.threshold(threshold),
+            strict_artist=self.strict_artist(strict_artist),
+            on_result=lambda t, r: self.apply_result(by_key.get(t.row.album_id, []), r),
+            progress=progress,
+        )
 
     def report(self, summary: RunSummary, skipped: int) -> None:
         for line in summary.lines(skipped):
@@ -272,14 +295,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
                 self._warned_no_token = True
                 self._log.warning("{}", TOKEN_MESSAGE)
             return
-        summary = run_lookups(
-            self.client(token),
-            sidecar,
-            selection.todo,
-            threshold=self.threshold(None),
-            strict_artist=self.strict_artist(None),
-            on_result=lambda t, r: self.apply_result([album], r),
-        )
+        summary = self.lookup(sidecar, [album], selection.todo, token)
         if summary.errors:
             self._log.warning("{}", summary.error_messages[0])
         elif summary.hits:
