@@ -137,12 +137,23 @@ class DsPlaylistPlugin(BeetsPlugin):
                 mark = "*" if entry.is_seed else " "
                 ui.print_(f"{mark} {entry.artist} – {entry.title} – {entry.score:.3f}")
             ui.print_(f"{len(entries)} tracks ({mode})")
+            self.hint_if_short(len(entries), count, mode)
             return
         items_by_id = {e.item_id: lib.get_item(e.item_id) for e in entries}
         durations = {i: float(item.length) for i, item in items_by_id.items() if item}
         relative = opts.relative if opts.relative is not None else self.config["relative"].get(bool)
         write_m3u(entries, Path(opts.output), relative=relative, durations=durations)
         ui.print_(f"Wrote {len(entries)} tracks ({mode}) to {opts.output}")
+        self.hint_if_short(len(entries), count, mode)
+
+    @staticmethod
+    def hint_if_short(found: int, wanted: int, mode: str) -> None:
+        """The gates of the genre modes can leave few candidates: point at the looser modes."""
+        if found < wanted and mode in ("narrow", "dynamic"):
+            ui.print_(
+                f"only {found} of {wanted} tracks passed the {mode} filters; "
+                "--mode discover (no genre gate) or --max-per-artist give more"
+            )
 
     @staticmethod
     def warn_if_stale(lib: Library, meta: dict[str, Any], path: Path) -> None:

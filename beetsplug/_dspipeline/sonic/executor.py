@@ -62,6 +62,9 @@ def _failure(job: AnalysisJob, reason: str, message: str, started: float) -> Ana
     return AnalysisOutcome(job.key, job.path, None, reason, message, time.perf_counter() - started)
 
 
+SCHEDULER_CONNECT_S = 10
+
+
 def _init_worker() -> None:
     """Per-process setup: pay librosa's imports and numba compilation before the first job."""
     warm_up()
@@ -146,7 +149,8 @@ def _run_dask(
     path_map: tuple[tuple[str, str], ...],
     workers: int,
 ) -> Iterator[AnalysisOutcome]:
-    with distributed.Client(scheduler) as client:
+    # A scheduler that does not answer in 10 s is not coming: say so instead of waiting 30 s.
+    with distributed.Client(scheduler, timeout=SCHEDULER_CONNECT_S) as client:
         client.run(_init_worker)
         threads = sum(client.nthreads().values()) or 1
         window = max(workers, threads) * IN_FLIGHT_PER_WORKER
