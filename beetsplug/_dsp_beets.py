@@ -66,13 +66,6 @@ def peek_sidecar(lib: Library) -> Sidecar:
     return open_sidecar(lib) if sidecar_path(lib).exists() else Sidecar(":memory:")
 
 
-def close_sidecars() -> None:
-    with _sidecars_lock:
-        for sidecar in _sidecars.values():
-            sidecar.close()
-        _sidecars.clear()
-
-
 def model_id(model: Item | Album) -> int:
     """The row id of an item or album that is stored in the library."""
     if model.id is None:

@@ -11,7 +11,6 @@ Tables (schema version in ``PRAGMA user_version``):
   re-imports and tag edits of unchanged audio don't force re-analysis.
 - ``sonic_files`` — beets item id → file identity (path, size, mtime) → audio key.
 - ``sonic_failures`` — per item: why analysis failed.
-- ``state`` — small key/value facts (e.g. artifact input fingerprints).
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a killed process leaves whole rows.
 """
@@ -69,7 +68,6 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE sonic_failures (
             item_id INTEGER PRIMARY KEY, path BLOB NOT NULL, size INTEGER, mtime REAL,
             reason TEXT NOT NULL, message TEXT NOT NULL, failed_at REAL NOT NULL)""",
-        "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
 }
 
@@ -248,14 +246,6 @@ class Sidecar:
         return int(self._query("PRAGMA user_version")[0][0])
 
     # -- albums and Discogs -------------------------------------------------------------------
-    def upsert_albums(self, rows: Iterable[AlbumRow]) -> None:
-        now = time.time()
-        with self.transaction() as conn:
-            conn.executemany(
-                _UPSERT_ALBUM,
-                [(r.album_id, r.beets_album_id, r.albumartist, r.album, r.year, now) for r in rows],
-            )
-
     def albums_with_discogs_rows(self) -> set[str]:
         """Album keys that have any Discogs row, the ``__EMPTY__`` marker included."""
         rows = self._query(
@@ -508,12 +498,3 @@ class Sidecar:
                 analysed_at=float(r[16]),
             )
         return out
-
-    # -- small facts --------------------------------------------------------------------------
-    def get_state(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM state WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
-
-    def set_state(self, key: str, value: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
