@@ -80,7 +80,7 @@ def run_jobs(
 ) -> Iterator[AnalysisOutcome]:
     """Analyse `jobs`, yielding outcomes as they complete (not in job order).
 
-    executor="local": `workers` spawned processes (workers <= 1 runs in this process).
+    executor="local": `workers` processes (workers <= 1 runs in this process).
     executor="dask": the Dask cluster at `scheduler` ("tcp://host:8786"); `path_map` rewrites
     local path prefixes to the workers' view. Raises ImportError without dask.distributed.
     """
@@ -101,7 +101,7 @@ def run_jobs(
 def _process_context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one, else spawn: both are safe with threads in the parent
     (beets, Dask clients). The fork server imports librosa once and every worker forks from it,
-    so a worker starts in milliseconds instead of re-importing for ~3 s of CPU."""
+    instead of re-importing for ~3 s of CPU."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
