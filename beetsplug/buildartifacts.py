@@ -29,7 +29,7 @@ from beetsplug._dsp_beets import (
     sidecar_path,
 )
 from beetsplug._dspipeline.genres import GenreNormaliser, GenreWeights, track_genre_weights
-from beetsplug._dspipeline.keys import album_key, track_key
+from beetsplug._dspipeline.keys import album_key, artist_name_key, track_key
 from beetsplug._dspipeline.npzio import write_text_atomic
 from beetsplug._dspipeline.sidecar import DISCOGS_SOURCES, Sidecar
 
@@ -599,11 +599,13 @@ def gather_inputs(
     normaliser: GenreNormaliser,
     weights: GenreWeights,
 ) -> TrackInputs:
-    """Per track: normalised genre weights (item, album, sidecar rows) and its stable id."""
+    """Per track: normalised genre weights (item, album, artist; beets fields and sidecar rows)
+    and its stable id."""
     albums = {a.id: (a.albumartist, a.album, a.genres) for a in lib.albums()}
     sidecar_genres = sidecar.album_genres()
+    artist_genres = sidecar.artist_genres()
     # Albums share their genre rows and tracks their tags: weigh each combination once.
-    weights_cache: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], dict[str, float]] = {}
+    weights_cache: dict[tuple[tuple[Any, ...], ...], dict[str, float]] = {}
     genre_weights: list[dict[str, float]] = []
     has_discogs: list[bool] = []
     track_ids: list[str] = []
@@ -616,10 +618,15 @@ def gather_inputs(
         album_level = [(source, genre) for genre, source in rows]
         if album is not None:
             album_level += [("beets", g) for g in (album[2] or [])]
-        key = (tuple(item.genres or ()), tuple(album_level))
+        artist_level = [
+            (source, genre)
+            for name in dict.fromkeys((artist, item.artist or ""))
+            for genre, source in artist_genres.get(artist_name_key(name), [])
+        ]
+        key = (tuple(item.genres or ()), tuple(album_level), tuple(artist_level))
         if key not in weights_cache:
             weights_cache[key] = track_genre_weights(
-                list(key[0]), album_level, [], normaliser, weights
+                list(key[0]), album_level, artist_level, normaliser, weights
             )
         genre_weights.append(weights_cache[key])
         has_discogs.append(any(source in DISCOGS_SOURCES for _, source in rows))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beetsplug._dspipeline.keys import album_key
+from beetsplug._dspipeline.keys import album_key, artist_name_key
 from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
 from devtools.beets_env import ALL_PLUGINS, BeetsEnv
 from devtools.demo_library import AlbumSpec, TrackSpec, write_library
@@ -267,3 +267,20 @@ def test_verify_warns_when_the_library_changed_since_the_build(env: BeetsEnv) ->
     assert "stale" in proc.stdout.lower()
     report = json.loads((env.out_dir / "analyze_run_report.json").read_text())
     assert report["stages"][0]["result"] == "warning" and report["ok"] is True
+
+
+def test_artist_level_genres_weigh_half(env: BeetsEnv) -> None:
+    with sqlite3.connect(env.sidecar_path) as conn:
+        conn.execute(
+            "INSERT INTO artist_genres VALUES (?, 'West Coast Jazz', 'lastfm_artist')",
+            (artist_name_key("Chet Baker"),),
+        )
+    env.run(*BUILD)
+    data = load(env.out_dir / "data_matrices_step1.npz")
+    column = data["genre_vocab"].tolist().index("west coast jazz")
+    weights = {
+        artist: float(w)
+        for artist, w in zip(data["track_artists"], data["X_genre_raw"][:, column], strict=True)
+    }
+    assert weights["Chet Baker"] == pytest.approx(0.5)
+    assert weights["Miles Davis"] == 0.0

@@ -186,3 +186,20 @@ def test_bad_vectors_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
         sidecar.store_features(1, FileIdentity(b"/x", 1, 1.0), bad)
     assert sidecar.features_for_items() == {}
     assert sidecar.sonic_index().links == {}
+
+
+def test_version_1_sidecar_migrates_to_artist_genres(tmp_path: Path) -> None:
+    from beetsplug._dspipeline.sidecar import _MIGRATIONS
+
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:
+        for statement in _MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO album_genres VALUES ('k', 'jazz', 'discogs_release')")
+    with Sidecar(path) as sidecar:
+        assert sidecar.schema_version == SCHEMA_VERSION == 2
+        assert sidecar.album_genres() == {"k": [("jazz", "discogs_release")]}
+        with sidecar.transaction() as conn:
+            conn.execute("INSERT INTO artist_genres VALUES ('björk', 'art pop', 'lastfm_artist')")
+        assert sidecar.artist_genres() == {"björk": [("art pop", "lastfm_artist")]}

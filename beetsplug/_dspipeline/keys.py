@@ -18,6 +18,11 @@ def album_key(albumartist: str, album: str) -> str:
     return hashlib.md5(f"{_norm(albumartist)}|{_norm(album)}".encode()).hexdigest()[:16]
 
 
+def artist_name_key(artist: str) -> str:
+    """The ``artist`` column of ``artist_genres``: NFC, lower-cased, outer spaces stripped."""
+    return _norm(artist).strip()
+
+
 def track_key(
     albumartist: str, album: str, disc: int, track: int, title: str, mb_releasetrackid: str = ""
 ) -> str:

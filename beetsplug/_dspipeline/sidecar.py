@@ -5,6 +5,8 @@ Tables (schema version in ``PRAGMA user_version``):
 - ``album_genres(album_id, genre, source)`` — the table the reference tools read. ``album_id`` is
   :func:`keys.album_key`. Sources ``discogs_release`` (Discogs genres) and ``discogs_master``
   (Discogs styles) are ours; rows of any other source belong to other tools and are never touched.
+- ``artist_genres(artist, genre, source)`` — artist-level genres other tools write
+  (``artist`` is :func:`keys.artist_name_key`); read, never written, by us.
 - ``albums`` — album key ↔ beets album id, names as they were when last seen.
 - ``discogs_lookups`` — the outcome of the last Discogs lookup per album (hit / miss / error).
 - ``sonic_features`` — float32 feature vectors keyed by a hash of the decoded audio, so moves,
@@ -29,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DISCOGS_GENRE_SOURCE = "discogs_release"
 DISCOGS_STYLE_SOURCE = "discogs_master"
 DISCOGS_SOURCES = (DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE)
@@ -68,6 +70,14 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE sonic_failures (
             item_id INTEGER PRIMARY KEY, path BLOB NOT NULL, size INTEGER, mtime REAL,
             reason TEXT NOT NULL, message TEXT NOT NULL, failed_at REAL NOT NULL)""",
+    ),
+    2: (
+        # Artist-level genres written by other tools (e.g. a Last.fm or MusicBrainz artist
+        # lookup); `artist` is keys.artist_name_key(name). buildartifacts weighs them as artist
+        # level genres.
+        """CREATE TABLE IF NOT EXISTS artist_genres (
+            artist TEXT NOT NULL, genre TEXT NOT NULL, source TEXT NOT NULL,
+            PRIMARY KEY (artist, genre, source))""",
     ),
 }
 
@@ -335,6 +345,15 @@ class Sidecar:
         for album_id, genre, source in rows:
             if wanted is None or album_id in wanted:
                 out.setdefault(str(album_id), []).append((str(genre), str(source)))
+        return out
+
+    def artist_genres(self) -> dict[str, list[tuple[str, str]]]:
+        """artist name key → [(genre, source)]."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for artist, genre, source in self._query(
+            "SELECT artist, genre, source FROM artist_genres ORDER BY artist, source, rowid"
+        ):
+            out.setdefault(str(artist), []).append((str(genre), str(source)))
         return out
 
     def discogs_errors(self) -> dict[str, str]:
