@@ -137,12 +137,23 @@ def test_timeout_forever_is_an_error(discogs_server: StandinServer) -> None:
 
 
 @pytest.mark.parametrize("kind", ["malformed", "truncated"])
-def test_bad_json_is_an_error(discogs_server: StandinServer, kind: str) -> None:
+def test_bad_body_once_is_fetched_again(discogs_server: StandinServer, kind: str) -> None:
     discogs_server.faults.inject(kind, times=1)
     client = client_for(discogs_server)
-    with pytest.raises(DiscogsError, match=r"malformed JSON|truncated") as info:
+    assert client.search_releases("Homogenic", None, None)
+    assert client.requests_made == 2
+
+
+@pytest.mark.parametrize("kind", ["malformed", "truncated"])
+def test_bad_body_forever_is_an_error(discogs_server: StandinServer, kind: str) -> None:
+    discogs_server.faults.inject(kind, times=None)
+    client = client_for(discogs_server, max_retries=2)
+    with pytest.raises(DiscogsError) as info:
         client.search_releases("Homogenic", None, None)
+    assert "malformed JSON" in str(info.value) or "failed" in str(info.value)
     assert "\n" not in str(info.value)
+    assert client.requests_made == 3  # bounded: 1 + max_retries
+    discogs_server.faults.clear()
     assert client.search_releases("Homogenic", None, None)  # the next call is fine again
 
 

@@ -30,6 +30,10 @@ class DiscogsError(Exception):
     """A Discogs request failed after retries (HTTP status, timeout, reset, bad JSON)."""
 
 
+class _BadBodyError(DiscogsError):
+    """The response arrived but its body is unusable: worth fetching again."""
+
+
 class DiscogsNotFound(DiscogsError):  # noqa: N818 (the name is the public API)
     """Discogs answered 404 for a release or master: a definite answer, not a failure."""
 
@@ -206,6 +210,7 @@ class DiscogsClient:
         self._token = token
         self.timeout = timeout
         self.max_total_wait = max_total_wait
+        self.max_retries = max_retries
         self.limiter = RateLimiter(rate_limit_per_min, window_s=rate_window_s)
         self.requests_made = 0
         self._count_lock = threading.Lock()
@@ -290,14 +295,33 @@ class DiscogsClient:
         return text.replace(self._token, "<token>")
 
     def _get_json(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
-        url = self.base_url + path
+        """GET and parse; a broken body (truncated, malformed, reset mid-body) is fetched again.
+
+        urllib3's Retry ends once the headers arrive, so it cannot see a bad body: these get
+        the same bounded number of retries here, within the same overall deadline.
+        """
         deadline = time.monotonic() + self.max_total_wait
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._get_json_once(path, params, deadline)
+            except _BadBodyError as exc:
+                if attempt == self.max_retries or time.monotonic() >= deadline:
+                    raise DiscogsError(str(exc)) from None
+                log.debug("GET %s: %s; fetching again", path, exc)
+        raise AssertionError("unreachable")
+
+    def _get_json_once(
+        self, path: str, params: Mapping[str, str], deadline: float
+    ) -> dict[str, Any]:
+        url = self.base_url + path
         self.limiter.acquire(deadline)
         self._count()
         started = time.monotonic()
         try:
             response = self.session.get(url, params=params, timeout=self.timeout)
             body = response.content
+        except requests.exceptions.ChunkedEncodingError as exc:  # connection lost mid-body
+            raise _BadBodyError(self._redact(f"GET {path} failed: {_describe(exc)}")) from None
         except requests.RequestException as exc:
             log.debug("GET %s %s failed: %s", path, dict(params), type(exc).__name__)
             raise DiscogsError(self._redact(f"GET {path} failed: {_describe(exc)}")) from None
@@ -321,7 +345,7 @@ class DiscogsClient:
             data = json.loads(body)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             reason = " ".join(str(exc).split())[:80]
-            raise DiscogsError(
+            raise _BadBodyError(
                 f"GET {path}: malformed JSON ({len(body)} bytes: {reason})"
             ) from None
         if not isinstance(data, dict):
