@@ -126,6 +126,8 @@ class DiscogsGenresPlugin(BeetsPlugin):
             raise UserError("--limit must be at least 1")
         albums = list(lib.albums(args))
         targets, skipped = self.targets(albums)
+        # Singletons have no album to look up: skipped, and counted as such.
+        skipped += len(lib.items([*args, "singleton:true"]))
         sidecar = peek_sidecar(lib) if opts.dry_run else open_sidecar(lib)
         selection = select_targets(
             targets,

@@ -305,3 +305,16 @@ def test_reimported_album_gets_its_fields_without_a_lookup(
     assert server.requests_count == 0
     out = imported.run("ls", "-a", "-f", "$discogs_styles", "album:Computer World").stdout
     assert out.strip() == "synth-pop; electro"
+
+
+def test_singletons_and_albums_without_artist_are_skipped_and_counted(
+    tmp_path: Path, server: StandinServer
+) -> None:
+    env = make_env(tmp_path, server, auto=False)
+    env.run("import", str(make_music(tmp_path / "in", ALBUMS[:1])))
+    env.run("import", "-s", str(make_music(tmp_path / "single", [("Solo Act", "Loose", 2001)])))
+    env.run("import", str(make_music(tmp_path / "anon", [("", "Untitled Demos", 2002)])))
+    out = env.run("discogsgenres").stdout
+    assert "1 processed: 1 hits, 0 misses, 0 errors, 2 skipped" in out
+    searched = {r.query.get("release_title") for r in server.request_log}
+    assert searched == {"Computer World"}
