@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from beets import config
+from beets.exceptions import UserError
 
 from beetsplug._dspipeline.keys import album_key
-from beetsplug._dspipeline.sidecar import AlbumRow, Sidecar
+from beetsplug._dspipeline.sidecar import AlbumRow, Sidecar, SidecarError
 
 if TYPE_CHECKING:
     from beets.library import Album, Item, Library
@@ -57,7 +58,10 @@ def open_sidecar(lib: Library) -> Sidecar:
     with _sidecars_lock:
         sidecar = _sidecars.get(path)
         if sidecar is None:
-            sidecar = _sidecars[path] = Sidecar(path)
+            try:
+                sidecar = _sidecars[path] = Sidecar(path)
+            except SidecarError as exc:  # one line for the user, not a traceback
+                raise UserError(str(exc)) from exc
         return sidecar
 
 

@@ -286,7 +286,11 @@ class DiscogsGenresPlugin(BeetsPlugin):
         if not targets:
             self._log.info("skipping album without artist or title: {}", model_id(album))
             return
-        sidecar = open_sidecar(session.lib)
+        try:
+            sidecar = open_sidecar(session.lib)
+        except UserError as exc:  # a broken sidecar must not stop the import
+            self._log.warning("{}", str(exc))
+            return
         selection = select_targets(targets, sidecar)
         if not selection.todo:
             self.apply_stored(album, sidecar, targets[0].row.album_id)

@@ -325,9 +325,15 @@ class SonicAnalysisPlugin(BeetsPlugin):
         self.analyse_imported(lib, [item])
 
     def analyse_imported(self, lib: Library, items: list[Item]) -> None:
-        """Runs on `album_imported`/`item_imported`, when files are at their final paths."""
-        sidecar = open_sidecar(lib)
-        plan = self.plan(lib, items, sidecar, force=False, retry_failed=False)
-        opts = SimpleNamespace(executor="local", scheduler=None, workers=None)
-        stats = self.execute(lib, sidecar, plan, plan.analyse, opts)
+        """Runs on `album_imported`/`item_imported`, when files are at their final paths.
+
+        A problem here (broken sidecar, bad config) is a warning: the import goes on."""
+        try:
+            sidecar = open_sidecar(lib)
+            plan = self.plan(lib, items, sidecar, force=False, retry_failed=False)
+            opts = SimpleNamespace(executor="local", scheduler=None, workers=None)
+            stats = self.execute(lib, sidecar, plan, plan.analyse, opts)
+        except UserError as exc:
+            self._log.warning("{}", str(exc))
+            return
         self._log.info("analysed {} tracks ({} failed)", stats.done, stats.failed)

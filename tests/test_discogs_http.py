@@ -176,7 +176,7 @@ def test_connection_reset_forever_is_an_error(discogs_server: StandinServer) -> 
 def test_token_never_in_errors_or_logs(
     discogs_server: StandinServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="beets.discogsgenres")
+    caplog.set_level(logging.DEBUG, logger="beets.discogsgenres.http")
     client = client_for(discogs_server, max_retries=1, timeout=0.3)
     messages = []
     for kind in ("500", "reset", "slow", "malformed", "truncated"):

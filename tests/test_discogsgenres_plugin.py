@@ -183,6 +183,7 @@ def test_missing_token_command_fails_and_import_continues(
     env.env.pop("DISCOGS_TOKEN")
     proc = env.run("import", str(make_music(tmp_path / "in", ALBUMS[:2])))
     assert "Discogs token required" in proc.stderr + proc.stdout
+    assert "Logging error" not in proc.stderr and "Traceback" not in proc.stderr
     assert len(env.run("ls", "-a").stdout.strip().splitlines()) == 2  # import went on
     proc = env.run("discogsgenres", check=False)
     assert proc.returncode != 0
@@ -318,3 +319,18 @@ def test_singletons_and_albums_without_artist_are_skipped_and_counted(
     assert "1 processed: 1 hits, 0 misses, 0 errors, 2 skipped" in out
     searched = {r.query.get("release_title") for r in server.request_log}
     assert searched == {"Computer World"}
+
+
+def test_broken_sidecar_is_one_line_and_import_goes_on(
+    tmp_path: Path, server: StandinServer
+) -> None:
+    env = make_env(tmp_path, server)
+    env.sidecar_path.write_bytes(b"not a database at all " * 200)
+    proc = env.run("import", str(make_music(tmp_path / "in", ALBUMS[:1])))
+    assert "dspipeline.db" in proc.stderr and "Traceback" not in proc.stderr
+    assert env.run("ls", "-a").stdout.strip() == "Kraftwerk - Computer World"
+    proc = env.run("discogsgenres", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    error_lines = [line for line in proc.stderr.splitlines() if "dspipeline.db" in line]
+    assert len(error_lines) == 1 and "is not a database" in error_lines[0]
+    assert env.sidecar_path.read_bytes().startswith(b"not a database")  # left as it was

@@ -21,7 +21,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-log = logging.getLogger("beets.discogsgenres")
+# A child of the plugin logger, never the plugin logger itself: beets logs that one with
+# {}-style formatting, and a plain logging.Logger taking its name first breaks every call.
+log = logging.getLogger("beets.discogsgenres.http")
 
 __all__ = ["DiscogsClient", "DiscogsError", "DiscogsNotFound", "RateLimiter"]
 
