@@ -20,6 +20,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     )
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
+    assert "Traceback" not in out and "Logging error" not in out  # beet's stderr is shown too
     assert "Already processed 8 albums; use --force to recheck" in out
     assert "Kraftwerk – Computer World  [synth-pop; electro]" in out
     assert "The Nobodies – Garage Tapes  (not on Discogs)" in out
