@@ -320,17 +320,22 @@ class PipelineRun:
                 )
             elif stage == "genre-sim":
                 inputs = self.inputs(sidecar)
+                path = self.target / GENRE_SIM_FILE
+                fresh = stored_fingerprint(path) == self.fingerprints(sidecar)[0]
                 ui.print_(
                     f"  genre-sim: {len(inputs.tracks)} tracks, "
-                    f"{sum(1 for w in inputs.genre_weights if w)} with genres "
-                    f"-> {self.target / GENRE_SIM_FILE}"
+                    f"{sum(1 for w in inputs.genre_weights if w)} with genres -> {path} "
+                    f"({'up to date' if fresh and not self.opts.force else 'would be written'})"
                 )
             elif stage == "artifacts":
                 inputs = self.inputs(sidecar)
+                path = self.target / DATA_FILE
                 with_sonic = len(sidecar.feature_versions([t.id for t in inputs.tracks]))
+                fresh = stored_fingerprint(path, key="dsp_meta") == self.fingerprints(sidecar)[1]
                 ui.print_(
                     f"  artifacts: {with_sonic} of {len(inputs.tracks)} tracks have sonic "
-                    f"features -> {self.target / DATA_FILE}"
+                    f"features -> {path} "
+                    f"({'up to date' if fresh and not self.opts.force else 'would be written'})"
                 )
             elif stage == "verify":
                 ui.print_(f"  verify:    would check {self.target}")
@@ -486,16 +491,17 @@ class PipelineRun:
         except ValueError as exc:
             raise UserError(f"buildartifacts: {exc}") from exc
 
-    def fingerprints(self) -> tuple[str, str]:
+    def fingerprints(self, sidecar: Sidecar | None = None) -> tuple[str, str]:
         """(genre-sim, artifacts) fingerprints of the current inputs and settings.
 
         Computed once per run: the stages that use them (genre-sim, artifacts, verify) run
         after the ones that change the sidecar.
         """
         if self._fingerprints is None:
-            inputs = self.inputs(self.sidecar())
+            sidecar = sidecar or self.sidecar()
+            inputs = self.inputs(sidecar)
             genre_fp = fingerprint("genre-sim", inputs.genre_sets(), *self.genre_sim_settings())
-            versions = self.sidecar().feature_versions([t.id for t in inputs.tracks])
+            versions = sidecar.feature_versions([t.id for t in inputs.tracks])
             artifacts_fp = fingerprint(
                 "artifacts",
                 genre_fp,

@@ -157,7 +157,12 @@ def test_limit_goes_to_its_own_directory(env: BeetsEnv) -> None:
 def test_dry_run_writes_nothing(env: BeetsEnv) -> None:
     out = env.run("buildartifacts", "-p").stdout
     assert "Dry run" in out and "artifacts: 18 of 18 tracks" in out
+    assert "(would be written)" in out
     assert not env.out_dir.exists()
+    env.run(*BUILD)
+    out = env.run("buildartifacts", "-p").stdout
+    assert "genre_similarity_matrix.npz (up to date)" in out
+    assert "data_matrices_step1.npz (up to date)" in out
 
 
 def test_verify_catches_broken_files_and_exits_non_zero(env: BeetsEnv) -> None:
