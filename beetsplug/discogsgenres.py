@@ -14,19 +14,15 @@ from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
 from beetsplug._dsp_beets import TOKEN_MESSAGE, album_row, model_id, open_sidecar, peek_sidecar
-from beetsplug._dspipeline.discogs_http import DiscogsClient
-from beetsplug._dspipeline.discogs_match import AlbumQuery, LookupResult
-from beetsplug._dspipeline.discogs_run import (
-    AlbumTarget,
-    RunSummary,
-    run_lookups,
-    select_targets,
-)
 from beetsplug._dspipeline.sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE, Sidecar
 
 if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
     from beets.library import Album, Library
+
+    from beetsplug._dspipeline.discogs_http import DiscogsClient
+    from beetsplug._dspipeline.discogs_match import LookupResult
+    from beetsplug._dspipeline.discogs_run import AlbumTarget, RunSummary
 
 
 class DiscogsGenresPlugin(BeetsPlugin):
@@ -68,6 +64,10 @@ class DiscogsGenresPlugin(BeetsPlugin):
         return next((str(c).strip() for c in candidates if str(c).strip()), None)
 
     def client(self, token: str) -> DiscogsClient:
+        # requests and rapidfuzz load on first use: beets imports every enabled plugin for
+        # every command, and most commands never talk to Discogs.
+        from beetsplug._dspipeline.discogs_http import DiscogsClient
+
         if self._client is None:
             self._client = DiscogsClient(
                 self.config["base_url"].as_str().rstrip("/"),
@@ -122,6 +122,8 @@ class DiscogsGenresPlugin(BeetsPlugin):
         return [cmd]
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
+        from beetsplug._dspipeline.discogs_run import select_targets
+
         if opts.limit is not None and opts.limit < 1:
             raise UserError("--limit must be at least 1")
         albums = list(lib.albums(args))
@@ -176,6 +178,8 @@ class DiscogsGenresPlugin(BeetsPlugin):
         progress: Callable[[str], None] | None = None,
     ) -> RunSummary:
         """Look up `todo`, store each outcome, and set the fields of the matching `albums`."""
+        from beetsplug._dspipeline.discogs_run import run_lookups
+
         by_key = self.albums_by_key(albums)
         return run_lookups(
             self.client(token),
@@ -207,6 +211,9 @@ class DiscogsGenresPlugin(BeetsPlugin):
     @staticmethod
     def targets(albums: Sequence[Album]) -> tuple[list[AlbumTarget], int]:
         """Lookup targets, and how many albums were skipped (no artist or no title)."""
+        from beetsplug._dspipeline.discogs_match import AlbumQuery
+        from beetsplug._dspipeline.discogs_run import AlbumTarget
+
         targets: list[AlbumTarget] = []
         skipped = 0
         for album in albums:
@@ -279,6 +286,8 @@ class DiscogsGenresPlugin(BeetsPlugin):
 
     # -- import -----------------------------------------------------------------------------
     def import_stage(self, session: ImportSession, task: ImportTask) -> None:
+        from beetsplug._dspipeline.discogs_run import select_targets
+
         if not task.is_album or task.album is None:
             return
         album = task.album

@@ -26,13 +26,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from .npzio import ArtifactFileError, load_npz, write_text_atomic
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = [
     "DEFAULT_MODES",
@@ -131,6 +133,8 @@ class Artifacts:
     @cached_property
     def genre_present(self) -> sparse.csr_array:
         """(N, G) sparse 0/1 matrix of the genres each track carries (raw weight > 0)."""
+        from scipy import sparse  # on first use: beets imports every enabled plugin per command
+
         rows, cols = np.nonzero(self.genre_raw > 0)  # 3-4x faster than csr_array(dense)
         ones = np.ones(rows.size, dtype=np.float32)
         return sparse.csr_array((ones, (rows, cols)), shape=self.genre_raw.shape)
