@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,8 @@ def test_new_tracks_after_the_build_are_reported(env: BeetsEnv, tmp_path: Path) 
         tmp_path / "new",
         [AlbumSpec("New Artist", "Fresh", 2024, "wav", [TrackSpec("Brand New", 120, 60, 1.0)])],
     )
+    # Staleness is judged with 1 s of slack (SQLite checkpoints when the build exits).
+    time.sleep(1.2)
     env.run("import", str(tmp_path / "new"))
     proc = env.run("dsplaylist", "title:Brand New", check=False)
     assert proc.returncode != 0
