@@ -13,9 +13,9 @@ from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
 from beetsplug._dsp_beets import model_id, out_dir, sidecar_path
+from beetsplug._dspipeline.artifact_format import DATA_FILE
 from beetsplug._dspipeline.playlist import (
     DEFAULT_MODES,
-    MATRICES_FILE,
     ArtifactsError,
     ModeSettings,
     PlaylistError,
@@ -106,7 +106,7 @@ class DsPlaylistPlugin(BeetsPlugin):
         items = list(lib.items(args))
         if not items:
             raise UserError(f"query '{' '.join(args)}' matched no tracks")
-        path = out_dir(lib) / MATRICES_FILE
+        path = out_dir(lib) / DATA_FILE
         try:
             art = load_artifacts(path)
         except ArtifactsError as exc:

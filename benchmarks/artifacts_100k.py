@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from beetsplug._dspipeline.artifact_format import GENRE_SIM_FILE
 from beetsplug._dspipeline.artifacts import build_artifacts
-from beetsplug._dspipeline.genre_sim import GENRE_SIM_FILENAME, build_genre_similarity
+from beetsplug._dspipeline.genre_sim import build_genre_similarity
 from beetsplug._dspipeline.verify import verify_artifacts
 from devtools.synthetic_library import synthetic_library
 
@@ -85,7 +86,7 @@ def main() -> None:
         t0 = time.perf_counter()
         genre_sets = library.genre_sets()
         similarity = build_genre_similarity(genre_sets, min_count=2)
-        similarity.save(out / GENRE_SIM_FILENAME)
+        similarity.save(out / GENRE_SIM_FILE)
         del genre_sets
         t1 = time.perf_counter()
         result = build_artifacts(

@@ -23,7 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from beetsplug._dspipeline.playlist import MATRICES_FILE, generate_playlist, load_artifacts
+from beetsplug._dspipeline.artifact_format import DATA_FILE
+from beetsplug._dspipeline.playlist import generate_playlist, load_artifacts
 from beetsplug._dspipeline.report import ReportData, write_report
 from devtools.synthetic_library import build_synthetic_artifacts
 
@@ -39,11 +40,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = args.artifacts or Path(tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
-        if not (out_dir / MATRICES_FILE).exists():
+        if not (out_dir / DATA_FILE).exists():
             began = time.perf_counter()
             build_synthetic_artifacts(out_dir, args.tracks, args.genres)
             print(f"built artifacts in {time.perf_counter() - began:.1f} s")
-        size_mb = (out_dir / MATRICES_FILE).stat().st_size / 2**20
+        size_mb = (out_dir / DATA_FILE).stat().st_size / 2**20
         print(f"artifacts: {size_mb:.0f} MiB")
 
         began = time.perf_counter()

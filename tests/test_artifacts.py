@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from beetsplug._dspipeline.artifact_format import DATA_FILE
 from beetsplug._dspipeline.artifacts import (
-    ARTIFACTS_FILENAME,
     ArtifactConfig,
     TrackRecord,
     artist_key,
@@ -45,7 +45,7 @@ def built(library: SyntheticLibrary, tmp_path_factory: pytest.TempPathFactory) -
     out = tmp_path_factory.mktemp("artifacts")
     sim = build_genre_similarity(library.genre_sets())
     build_artifacts(library.tracks, sim, out, fingerprint="fp-1", meta=META)
-    return out / ARTIFACTS_FILENAME
+    return out / DATA_FILE
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:

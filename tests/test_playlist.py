@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from beetsplug._dspipeline.artifact_format import DATA_FILE
 from beetsplug._dspipeline.npzio import json_array, str_array, write_npz_atomic
 from beetsplug._dspipeline.playlist import (
     DEFAULT_MODES,
-    MATRICES_FILE,
     Artifacts,
     ArtifactsInvalid,
     ArtifactsMissing,
@@ -97,7 +97,7 @@ def write_artifacts(
     if bpm is not None:
         arrays["bpm_array"] = bpm.astype(np.float32)
     arrays.update(overrides)
-    write_npz_atomic(out_dir / MATRICES_FILE, **arrays)
+    write_npz_atomic(out_dir / DATA_FILE, **arrays)
     return out_dir
 
 
@@ -526,12 +526,12 @@ def test_invalid_artifacts(tmp_path: Path, overrides: dict[str, np.ndarray], mes
     with pytest.raises(ArtifactsInvalid) as info:
         load_artifacts(out)
     text = str(info.value)
-    assert message in text and str(out / MATRICES_FILE) in text and "\n" not in text
+    assert message in text and str(out / DATA_FILE) in text and "\n" not in text
 
 
 def test_missing_key_and_corrupt_file(tmp_path: Path) -> None:
     out = _small(tmp_path)
-    matrices = out / MATRICES_FILE
+    matrices = out / DATA_FILE
     with np.load(matrices) as archive:
         arrays = {k: archive[k] for k in archive.files}
     write_npz_atomic(matrices, **{k: v for k, v in arrays.items() if k != "dsp_hybrid_embedding"})

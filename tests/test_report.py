@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from beetsplug._dspipeline.artifact_format import DATA_FILE
 from beetsplug._dspipeline.genre_sim import GenreSimilarity
 from beetsplug._dspipeline.npzio import str_array
-from beetsplug._dspipeline.playlist import MATRICES_FILE
 from beetsplug._dspipeline.report import (
     HEATMAP_GENRES,
     ReportData,
@@ -198,16 +198,16 @@ def test_missing_artifacts_leave_notes(tmp_path: Path) -> None:
     text = " ".join(page.text)
     assert page.images == []
     assert "genre_similarity_matrix.npz is not built yet" in text
-    assert f"{MATRICES_FILE} is not built yet" in text
+    assert f"{DATA_FILE} is not built yet" in text
     assert "No run report recorded yet" in text and "No genres recorded yet" in text
     assert _parse(out).cells["n_tracks"] == ["0"]
 
 
 def test_invalid_artifact_is_a_one_line_error(tmp_path: Path) -> None:
-    (tmp_path / MATRICES_FILE).write_bytes(b"garbage")
+    (tmp_path / DATA_FILE).write_bytes(b"garbage")
     with pytest.raises(ReportError) as info:
         write_report(ReportData(), tmp_path, tmp_path / "r.html")
-    assert str(tmp_path / MATRICES_FILE) in str(info.value) and "\n" not in str(info.value)
+    assert str(tmp_path / DATA_FILE) in str(info.value) and "\n" not in str(info.value)
     assert not (tmp_path / "r.html").exists()
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beetsplug._dspipeline.artifacts import ARTIFACTS_FILENAME, build_artifacts
-from beetsplug._dspipeline.genre_sim import GENRE_SIM_FILENAME, build_genre_similarity
+from beetsplug._dspipeline.artifact_format import DATA_FILE, GENRE_SIM_FILE
+from beetsplug._dspipeline.artifacts import build_artifacts
+from beetsplug._dspipeline.genre_sim import build_genre_similarity
 from beetsplug._dspipeline.npzio import json_array
 from beetsplug._dspipeline.verify import verify_artifacts
 from devtools.synthetic_library import build_synthetic_artifacts, synthetic_library
@@ -27,7 +28,7 @@ def good_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def work_dir(good_dir: Path, tmp_path: Path) -> Path:
-    for name in (ARTIFACTS_FILENAME, GENRE_SIM_FILENAME):
+    for name in (DATA_FILE, GENRE_SIM_FILE):
         shutil.copy(good_dir / name, tmp_path / name)
     return tmp_path
 
@@ -43,7 +44,7 @@ def test_good_build_passes(good_dir: Path) -> None:
     report = verify_artifacts(good_dir, expected_fingerprint="synthetic-300-30-7")
     assert report.errors == [] and report.warnings == []
     assert report.ok
-    with np.load(good_dir / ARTIFACTS_FILENAME, allow_pickle=False) as archive:
+    with np.load(good_dir / DATA_FILE, allow_pickle=False) as archive:
         raw = archive["X_genre_raw"]
         has_discogs = archive["has_discogs"]
     assert report.stats["n_tracks"] == 300
@@ -143,11 +144,11 @@ MATRIX_DEFECTS: list[tuple[str, Callable[[Arrays], None], str]] = [
 def test_matrix_defect_is_an_error(
     work_dir: Path, change: Callable[[Arrays], None], message: str
 ) -> None:
-    _rewrite(work_dir / ARTIFACTS_FILENAME, change)
+    _rewrite(work_dir / DATA_FILE, change)
     report = verify_artifacts(work_dir)
     assert not report.ok
     assert any(message in error for error in report.errors), report.errors
-    assert all(ARTIFACTS_FILENAME in error for error in report.errors)
+    assert all(DATA_FILE in error for error in report.errors)
 
 
 def _asymmetric(arrays: Arrays) -> np.ndarray:
@@ -178,7 +179,7 @@ SIM_DEFECTS: list[tuple[str, Callable[[Arrays], None], str]] = [
 def test_genre_sim_defect_is_an_error(
     work_dir: Path, change: Callable[[Arrays], None], message: str
 ) -> None:
-    _rewrite(work_dir / GENRE_SIM_FILENAME, change)
+    _rewrite(work_dir / GENRE_SIM_FILE, change)
     report = verify_artifacts(work_dir)
     assert any(message in error for error in report.errors), report.errors
 
@@ -189,13 +190,13 @@ def test_changed_similarity_is_a_smoothing_warning(work_dir: Path) -> None:
         similarity[0, 1] = similarity[1, 0] = 0.99
         arrays["S"] = similarity
 
-    _rewrite(work_dir / GENRE_SIM_FILENAME, change)
+    _rewrite(work_dir / GENRE_SIM_FILE, change)
     report = verify_artifacts(work_dir)
     assert report.ok
     assert any("X_genre_smoothed does not match" in w for w in report.warnings)
 
 
-@pytest.mark.parametrize("name", [ARTIFACTS_FILENAME, GENRE_SIM_FILENAME])
+@pytest.mark.parametrize("name", [DATA_FILE, GENRE_SIM_FILE])
 def test_missing_and_unreadable_files(work_dir: Path, name: str) -> None:
     (work_dir / name).unlink()
     report = verify_artifacts(work_dir)
@@ -210,7 +211,7 @@ def test_low_coverage_is_a_warning(work_dir: Path) -> None:
         for key in ("X_genre_raw", "X_genre_smoothed", "dsp_genre_embedding"):
             arrays[key] = np.zeros_like(arrays[key])
 
-    _rewrite(work_dir / ARTIFACTS_FILENAME, drop_genres)
+    _rewrite(work_dir / DATA_FILE, drop_genres)
     report = verify_artifacts(work_dir)
     assert report.stats["share_with_genres"] == 0.0
     assert any("only 0.0% of tracks have genres" in w for w in report.warnings)
@@ -219,7 +220,7 @@ def test_low_coverage_is_a_warning(work_dir: Path) -> None:
 def test_library_without_any_genre_is_reported(tmp_path: Path) -> None:
     library = synthetic_library(20, 5, seed=2, without_genres=1.0)
     similarity = build_genre_similarity(library.genre_sets())
-    similarity.save(tmp_path / GENRE_SIM_FILENAME)
+    similarity.save(tmp_path / GENRE_SIM_FILE)
     meta = {"library": "x", "sidecar": "y", "limit": None}
     build_artifacts(library.tracks, similarity, tmp_path, fingerprint="f", meta=meta)
     report = verify_artifacts(tmp_path)

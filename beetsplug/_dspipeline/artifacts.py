@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .artifact_format import DATA_FILE, FORMAT_NAME, FORMAT_VERSION, read_meta
 from .embedding import (
     N_SONIC_FEATURES,
     TOWER_NAMES,
@@ -28,20 +29,14 @@ from .embedding import (
 )
 from .genre_sim import GenreSimilarity, ordered_vocabulary
 from .npzio import (
-    ArtifactFileError,
     RowBlocks,
     json_array,
-    load_npz,
-    read_json_array,
     str_array,
     write_npz_atomic,
 )
 from .sonic.layout import FEATURE_NAMES
 
 __all__ = [
-    "ARTIFACTS_FILENAME",
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
     "ArtifactBuildResult",
     "ArtifactConfig",
     "GenreSmoothing",
@@ -51,10 +46,6 @@ __all__ = [
     "build_artifacts",
     "write_npz_atomic",
 ]
-
-ARTIFACTS_FILENAME = "data_matrices_step1.npz"
-FORMAT_NAME = "dspipeline-artifacts"
-FORMAT_VERSION = 1
 
 # A featured/guest artist starts after whitespace or an opening bracket.
 _FEATURING = re.compile(
@@ -208,12 +199,8 @@ class GenreSmoothing:
 
 
 def _existing_is_full_build(path: Path) -> bool:
-    try:
-        arrays = load_npz(path, keys=("dsp_meta",))
-        meta = read_json_array(arrays["dsp_meta"], path=path, key="dsp_meta")
-    except (ArtifactFileError, KeyError):
-        return False
-    return isinstance(meta, dict) and meta.get("limit") is None
+    meta = read_meta(path)
+    return meta is not None and meta.get("limit") is None
 
 
 def build_artifacts(
@@ -234,7 +221,7 @@ def build_artifacts(
     than 2 tracks with sonic features.
     """
     config = config or ArtifactConfig()
-    target = Path(out_dir) / ARTIFACTS_FILENAME
+    target = Path(out_dir) / DATA_FILE
     limit = meta.get("limit")
     if limit is not None and not allow_replace_full and _existing_is_full_build(target):
         raise ValueError(

@@ -25,7 +25,6 @@ __all__ = [
     "ordered_vocabulary",
 ]
 
-GENRE_SIM_FILENAME = "genre_similarity_matrix.npz"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ Method (details and measured figures in ``docs/playlist-method.md``):
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 from collections import Counter
@@ -31,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .npzio import ArtifactFileError, load_npz, write_text_atomic
+from .artifact_format import DATA_FILE, PLAYLIST_KEYS, meta_problem
+from .npzio import ArtifactFileError, load_npz, read_json_array, write_text_atomic
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -40,7 +40,6 @@ __all__ = [
     "DEFAULT_MODES",
     "GENRE_COSINE_WEIGHT",
     "GENRE_JACCARD_WEIGHT",
-    "MATRICES_FILE",
     "Artifacts",
     "ArtifactsError",
     "ArtifactsInvalid",
@@ -58,9 +57,6 @@ __all__ = [
 FloatArray = npt.NDArray[np.float32]
 StrArray = npt.NDArray[np.str_]
 
-MATRICES_FILE = "data_matrices_step1.npz"
-ARTIFACTS_FORMAT = "dspipeline-artifacts"
-SUPPORTED_FORMAT_VERSION = 1
 GENRE_COSINE_WEIGHT = 0.6
 GENRE_JACCARD_WEIGHT = 0.4
 
@@ -162,25 +158,12 @@ class Artifacts:
         return [row for row in rows if row is not None]
 
 
-_REQUIRED_KEYS = (
-    "track_ids",
-    "artist_keys",
-    "X_sonic",
-    "X_genre_raw",
-    "X_genre_smoothed",
-    "genre_vocab",
-    "item_ids",
-    "item_paths",
-    "dsp_sonic_embedding",
-    "dsp_hybrid_embedding",
-)
 _OPTIONAL_KEYS = (
     "track_artists",
     "track_titles",
     "bpm_array",
     "dsp_sonic_embedding_start",
     "dsp_sonic_embedding_end",
-    "dsp_meta",
 )
 
 
@@ -190,13 +173,13 @@ def load_artifacts(path: Path) -> Artifacts:
     Raises ArtifactsMissing or ArtifactsInvalid with a one-line message naming the file.
     """
     path = Path(path)
-    source = path / MATRICES_FILE if path.is_dir() else path
+    source = path / DATA_FILE if path.is_dir() else path
     if not source.is_file():
         raise ArtifactsMissing(f"{source}: DS artifacts not found (build them first)")
     try:
         # X_sonic is required by the contract but unused here: skip reading it.
-        wanted = [key for key in _REQUIRED_KEYS + _OPTIONAL_KEYS if key != "X_sonic"]
-        arrays = load_npz(source, required=_REQUIRED_KEYS, keys=wanted)
+        wanted = [key for key in PLAYLIST_KEYS + _OPTIONAL_KEYS if key != "X_sonic"]
+        arrays = load_npz(source, required=PLAYLIST_KEYS, keys=wanted)
     except ArtifactFileError as exc:
         raise ArtifactsInvalid(str(exc)) from None
     return _validate(source, arrays)
@@ -206,20 +189,13 @@ def _validate(source: Path, arrays: dict[str, np.ndarray]) -> Artifacts:
     def fail(cause: str) -> ArtifactsInvalid:
         return ArtifactsInvalid(f"{source}: {cause}")
 
-    meta: dict[str, Any] = {}
-    if "dsp_meta" in arrays:
-        raw_meta = arrays["dsp_meta"]
-        if raw_meta.ndim != 0 or raw_meta.dtype.kind != "U":
-            raise fail("'dsp_meta' is not a 0-d unicode JSON string")
-        try:
-            meta = json.loads(str(raw_meta[()]))
-        except json.JSONDecodeError as exc:
-            raise fail(f"'dsp_meta' is not valid JSON ({exc.msg})") from None
-        if not isinstance(meta, dict) or meta.get("format") != ARTIFACTS_FORMAT:
-            raise fail(f"'dsp_meta' does not describe {ARTIFACTS_FORMAT!r}")
-        version = meta.get("format_version")
-        if version != SUPPORTED_FORMAT_VERSION:
-            raise fail(f"format_version {version!r} unsupported (expected 1)")
+    try:
+        meta = read_json_array(arrays["dsp_meta"], path=source, key="dsp_meta")
+    except ArtifactFileError as exc:
+        raise ArtifactsInvalid(str(exc)) from None
+    problem = meta_problem(meta)
+    if problem is not None:
+        raise fail(problem)
 
     track_ids = arrays["track_ids"]
     if track_ids.ndim != 1 or track_ids.shape[0] == 0:

@@ -24,9 +24,9 @@ import numpy as np
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
-from .genre_sim import GENRE_SIM_FILENAME, load_genre_similarity
+from .artifact_format import DATA_FILE, GENRE_SIM_FILE
+from .genre_sim import load_genre_similarity
 from .npzio import ArtifactFileError, load_npz, write_text_atomic
-from .playlist import MATRICES_FILE
 
 __all__ = [
     "HEATMAP_GENRES",
@@ -88,8 +88,8 @@ def write_report(data: ReportData, artifacts_dir: Path, out_path: Path) -> Path:
     sections = [
         _coverage_section(data),
         _counts_section(data, figure_class),
-        _heatmap_section(artifacts_dir / GENRE_SIM_FILENAME, figure_class),
-        *_matrices_sections(artifacts_dir / MATRICES_FILE, figure_class),
+        _heatmap_section(artifacts_dir / GENRE_SIM_FILE, figure_class),
+        *_matrices_sections(artifacts_dir / DATA_FILE, figure_class),
         _run_section(data.run_report),
     ]
     page = _PAGE.format(

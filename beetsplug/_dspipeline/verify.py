@@ -18,21 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts import ARTIFACTS_FILENAME, FORMAT_NAME, FORMAT_VERSION
+from .artifact_format import DATA_FILE, GENRE_SIM_FILE, GENRE_SIM_KEYS, PLAYLIST_KEYS, meta_problem
 from .embedding import N_SONIC_FEATURES
-from .genre_sim import GENRE_SIM_FILENAME
 from .npzio import ArtifactFileError, read_json_array
 
 __all__ = ["VerifyReport", "verify_artifacts"]
 
-REQUIRED_KEYS = (
-    "track_ids",
-    "artist_keys",
-    "X_sonic",
-    "X_genre_raw",
-    "X_genre_smoothed",
-    "genre_vocab",
-)
 _NOT_PER_TRACK = {"genre_vocab", "sonic_feature_names", "dsp_meta"}
 _STRING_KEYS = ("track_ids", "artist_keys", "genre_vocab", "track_artists", "track_titles",
                 "item_paths", "album_ids", "sonic_feature_names")  # fmt: skip
@@ -125,12 +116,12 @@ def verify_artifacts(out_dir: Path, *, expected_fingerprint: str | None = None) 
     sim_vocab: np.ndarray | None = None
     sim_matrix: np.ndarray | None = None
     try:
-        with _open(out_dir / GENRE_SIM_FILENAME) as sim:
+        with _open(out_dir / GENRE_SIM_FILE) as sim:
             sim_vocab, sim_matrix = _check_genre_sim(sim, report)
     except ArtifactFileError as exc:
         report.errors.append(str(exc))
     try:
-        with _open(out_dir / ARTIFACTS_FILENAME) as data:
+        with _open(out_dir / DATA_FILE) as data:
             _check_matrices(data, report, expected_fingerprint, sim_vocab, sim_matrix)
     except ArtifactFileError as exc:
         report.errors.append(str(exc))
@@ -141,13 +132,15 @@ def _check_genre_sim(
     sim: _Archive, report: VerifyReport
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     error = report.errors.append
-    missing = [key for key in ("genre_vocab", "cooc", "S") if key not in sim.keys]
+    missing = [key for key in GENRE_SIM_KEYS if key not in sim.keys]
     if missing:
         error(f"{sim.path}: missing keys {', '.join(missing)}")
         return None, None
     vocab, similarity, cooc = sim.get("genre_vocab"), sim.get("S"), sim.get("cooc")
     if "stats" in sim.keys:
-        read_json_array(sim.get("stats"), path=sim.path, key="stats")
+        stats = read_json_array(sim.get("stats"), path=sim.path, key="stats")
+        if isinstance(stats, dict) and stats.get("fingerprint"):
+            report.stats["genre_sim_fingerprint"] = str(stats["fingerprint"])
     n_genres = len(vocab)
     report.stats["n_genres_similarity"] = n_genres
     if vocab.ndim != 1 or vocab.dtype.kind != "U":
@@ -180,7 +173,7 @@ def _check_matrices(
 ) -> None:
     error, stats = report.errors.append, report.stats
     path = data.path
-    missing = [key for key in REQUIRED_KEYS if key not in data.keys]
+    missing = [key for key in PLAYLIST_KEYS if key not in data.keys]
     if missing:
         error(f"{path}: missing keys {', '.join(missing)}")
         return
@@ -228,30 +221,32 @@ def _check_matrices(
 def _check_meta(
     data: _Archive, report: VerifyReport, expected_fingerprint: str | None
 ) -> dict[str, Any]:
-    if "dsp_meta" not in data.keys:
-        report.warnings.append(f"{data.path}: no dsp_meta (not built by dspipeline?)")
-        return {}
     try:
         meta = read_json_array(data.get("dsp_meta"), path=data.path, key="dsp_meta")
     except ArtifactFileError as exc:
         report.errors.append(str(exc))
         return {}
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        report.errors.append(f"{data.path}: dsp_meta does not describe {FORMAT_NAME!r}")
+    problem = meta_problem(meta)
+    if problem is not None:
+        report.errors.append(f"{data.path}: {problem}")
         return {}
-    if meta.get("format_version") != FORMAT_VERSION:
-        report.errors.append(
-            f"{data.path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
-        )
     fingerprint = meta.get("fingerprint")
     report.stats["fingerprint"] = fingerprint
+    # The two files are one pair: the artifacts record the genre-sim build they were made with.
+    paired = meta.get("genre_sim_fingerprint")
+    sim_fingerprint = report.stats.get("genre_sim_fingerprint")
+    if paired and sim_fingerprint and paired != sim_fingerprint:
+        report.errors.append(
+            f"{data.path}: built with another {GENRE_SIM_FILE} (genre-sim fingerprint "
+            f"{paired!r}, the file beside it has {sim_fingerprint!r}); rebuild both"
+        )
     report.stats["limit"] = meta.get("limit")
     if expected_fingerprint is not None and fingerprint != expected_fingerprint:
         report.warnings.append(
             f"{data.path}: stale artifact (fingerprint {fingerprint!r} differs from the current "
             "inputs; rebuild)"
         )
-    return meta
+    return dict(meta)
 
 
 def _check_float_matrix(path: Path, key: str, matrix: np.ndarray, report: VerifyReport) -> None:
@@ -334,7 +329,7 @@ def _check_vocab_alignment(
     report.stats["n_genres_in_similarity"] = len(ours)
     if names and index and not ours:
         report.errors.append(
-            f"{data.path}: no genre of genre_vocab is in {GENRE_SIM_FILENAME} "
+            f"{data.path}: no genre of genre_vocab is in {GENRE_SIM_FILE} "
             "(different genre normalisation?)"
         )
         return
@@ -353,6 +348,6 @@ def _check_vocab_alignment(
     expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1e-12)
     if not np.allclose(expected, smoothed[rows], atol=1e-4):
         report.warnings.append(
-            f"{data.path}: X_genre_smoothed does not match {GENRE_SIM_FILENAME} "
+            f"{data.path}: X_genre_smoothed does not match {GENRE_SIM_FILE} "
             "(genre-sim rebuilt since; rebuild the artifacts)"
         )
