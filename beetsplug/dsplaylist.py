@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +10,7 @@ from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import model_id, out_dir, sidecar_path
+from beetsplug._dsp_beets import library_signature, model_id, open_sidecar, out_dir, sidecar_path
 from beetsplug._dspipeline.artifact_format import DATA_FILE
 from beetsplug._dspipeline.playlist import (
     DEFAULT_MODES,
@@ -111,7 +109,7 @@ class DsPlaylistPlugin(BeetsPlugin):
             art = load_artifacts(path)
         except ArtifactsError as exc:
             raise UserError(f"{exc}; build them with `beet buildartifacts`") from exc
-        self.warn_if_stale(lib, art.meta, path)
+        self.warn_if_stale(lib, path.parent)
         seeds = art.indices_for_items(model_id(item) for item in items)
         missing = len(items) - len(seeds)
         if not seeds:
@@ -156,22 +154,19 @@ class DsPlaylistPlugin(BeetsPlugin):
             )
 
     @staticmethod
-    def warn_if_stale(lib: Library, meta: dict[str, Any], path: Path) -> None:
-        """The library or sidecar changed after the build: the playlist may miss new tracks."""
-        try:
-            built = datetime.fromisoformat(str(meta["created_at"])).timestamp()
-        except (KeyError, ValueError):
+    def warn_if_stale(lib: Library, artifacts: Path) -> None:
+        """The library or sidecar inputs changed after the build: the playlist may miss tracks.
+
+        Compares the exact signature of the inputs recorded by the build with the current one
+        (not file times), so a fresh build never warns and rebuilding clears the warning."""
+        from beetsplug._dspipeline.artifact_format import inputs_signature, read_build_state
+
+        state = read_build_state(artifacts)
+        if state is None or not sidecar_path(lib).exists():
             return
-        sidecar = sidecar_path(lib)
-        for source in (Path(os.fsdecode(lib.path)), sidecar, Path(f"{sidecar}-wal")):
-            try:
-                changed = source.stat().st_mtime
-            except OSError:
-                continue
-            if changed > built + 1:
-                when = datetime.fromtimestamp(built, timezone.utc).strftime("%Y-%m-%d %H:%M")
-                ui.print_(
-                    f"warning: {source.name} changed after the artifacts were built "
-                    f"({when} UTC); run `beet buildartifacts` to refresh {path.parent}"
-                )
-                return
+        current = inputs_signature(library_signature(lib), open_sidecar(lib).data_version())
+        if current != state.inputs_signature:
+            ui.print_(
+                f"warning: the library or the sidecar changed after the artifacts in "
+                f"{artifacts} were built; run `{state.rebuild_command()}` to refresh them"
+            )

@@ -13,9 +13,9 @@ from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import album_row, model_id, open_sidecar, out_dir
+from beetsplug._dsp_beets import album_row, item_album_keys, model_id, open_sidecar, out_dir
+from beetsplug._dspipeline.artifact_format import RUN_REPORT_FILE
 from beetsplug._dspipeline.genres import GenreNormaliser
-from beetsplug._dspipeline.keys import album_key
 from beetsplug._dspipeline.sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE
 
 if TYPE_CHECKING:
@@ -71,8 +71,10 @@ def gather_report_data(lib: Library, query: list[str]) -> ReportData:
     genre_counts: Counter[str] = Counter()
     style_counts: Counter[str] = Counter()
     without_genre = 0
+    keys = item_album_keys(lib, items)
     for item in items:
-        rows = genres.get(album_key(item.albumartist or item.artist or "", item.album or ""), [])
+        key = keys[model_id(item)]
+        rows = genres.get(key, []) if key else []
         genre_counts.update(g for g, s in rows if s == DISCOGS_GENRE_SOURCE)
         style_counts.update(g for g, s in rows if s == DISCOGS_STYLE_SOURCE)
         raw = [g for g, _ in rows] + list(item.genres or [])
@@ -82,7 +84,7 @@ def gather_report_data(lib: Library, query: list[str]) -> ReportData:
         msg.split(":", 1)[0] for key, msg in errors.items() if key in album_keys
     )
     run_report = None
-    report_path = out_dir(lib) / "analyze_run_report.json"
+    report_path = out_dir(lib) / RUN_REPORT_FILE
     if report_path.exists():
         try:
             run_report = json.loads(report_path.read_text("utf-8"))

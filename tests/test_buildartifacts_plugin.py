@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import numpy as np
@@ -189,11 +188,17 @@ def test_truncated_artifact_is_an_error(env: BeetsEnv) -> None:
 
 
 def test_discogs_without_token_skips_by_default_and_fails_when_named(env: BeetsEnv) -> None:
-    out = env.run("buildartifacts", "--stages", "discogs,genre-sim,artifacts,verify", check=False)
-    assert out.returncode != 0 and "Discogs token required" in out.stderr
+    named = ("buildartifacts", "--stages", "discogs,genre-sim,artifacts,verify")
+    out = env.run(*named, check=False)
+    assert out.returncode == 1 and "Discogs token required" in out.stderr
+    assert not env.out_dir.exists()  # refused before any stage ran
+    assert "would fail: no Discogs token" in env.run(*named, "-p").stdout
+    # The default run says it as a skipped stage with its reason, and goes on.
+    predicted = env.run("buildartifacts", "-p").stdout
+    assert "skipped: no Discogs token" in predicted
     proc = env.run("buildartifacts", "-y")
-    assert "Discogs token required" in proc.stderr
-    assert "discogs: skipped" in proc.stdout
+    assert proc.returncode == 0 and "Discogs token required" not in proc.stderr
+    assert "discogs: skipped — no Discogs token" in proc.stdout
 
 
 def test_unknown_stage_is_refused(env: BeetsEnv) -> None:
@@ -251,13 +256,28 @@ def test_new_tracks_after_the_build_are_reported(env: BeetsEnv, tmp_path: Path) 
         tmp_path / "new",
         [AlbumSpec("New Artist", "Fresh", 2024, "wav", [TrackSpec("Brand New", 120, 60, 1.0)])],
     )
-    # Staleness is judged with 1 s of slack (SQLite checkpoints when the build exits).
-    time.sleep(1.2)
     env.run("import", str(tmp_path / "new"))
     proc = env.run("dsplaylist", "title:Brand New", check=False)
     assert proc.returncode != 0
     assert "is in the artifacts" in proc.stderr and "beet buildartifacts" in proc.stderr
-    assert "changed after the artifacts were built" in proc.stdout
+    assert "changed after the artifacts in" in proc.stdout
+    assert "run `beet buildartifacts` to refresh" in proc.stdout
+    env.run("sonicanalysis")
+    env.run(*BUILD)  # the advice clears the warning
+    assert "warning" not in env.run("dsplaylist", "--mode", "discover", "title:Brand New").stdout
+
+
+def test_no_staleness_warning_right_after_a_build_or_a_failed_lookup(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    assert "changed after" not in env.run("dsplaylist", "title:Chet 2").stdout
+    with sqlite3.connect(env.sidecar_path) as conn:  # what a network error leaves behind
+        conn.execute(
+            "INSERT OR REPLACE INTO discogs_lookups(album_id, status, error, looked_up_at) "
+            "VALUES ('x', 'error', 'timeout', 0)"
+        )
+    assert "changed after" not in env.run("dsplaylist", "title:Chet 2").stdout
+    env.run("modify", "-y", "title:Chet 2", "genres=Hard Bop")
+    assert "changed after" in env.run("dsplaylist", "title:Chet 2").stdout
 
 
 def test_forced_reanalysis_asks_first(env: BeetsEnv) -> None:
@@ -292,3 +312,82 @@ def test_artist_level_genres_weigh_half(env: BeetsEnv) -> None:
     }
     assert weights["Chet Baker"] == pytest.approx(0.5)
     assert weights["Miles Davis"] == 0.0
+
+
+# -- issue 9: a build never damages what it built ------------------------------------------------
+def pair_digest(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in ("data_matrices_step1.npz", "genre_similarity_matrix.npz")
+    }
+
+
+def test_a_query_matching_nothing_is_one_line_and_writes_nothing(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    before = pair_digest(env.out_dir)
+    entries = sorted(p.name for p in env.out_dir.iterdir())
+    proc = env.run("buildartifacts", "title:nothingmatches", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        "error: buildartifacts: query 'title:nothingmatches' matched no tracks; nothing to build"
+    )
+    assert pair_digest(env.out_dir) == before
+    assert sorted(p.name for p in env.out_dir.iterdir()) == entries  # no subset folder either
+    assert "artifacts OK: 18 tracks" in env.run("buildartifacts", "--stages", "verify").stdout
+
+
+def test_a_query_build_goes_to_its_own_folder(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    before = pair_digest(env.out_dir)
+    proc = env.run("buildartifacts", "--stages", "genre-sim,artifacts,verify", "album:Chet")
+    subsets = [p for p in env.out_dir.iterdir() if p.is_dir() and p.name.startswith("query-")]
+    assert len(subsets) == 1 and subsets[0].name.startswith("query-album-chet-")
+    assert f"Artifacts: {subsets[0]}" in proc.stdout
+    assert len(load(subsets[0] / "data_matrices_step1.npz")["track_ids"]) == 3
+    assert pair_digest(env.out_dir) == before  # the full build is untouched
+    # A track outside the query is still a seed of the full artifacts.
+    assert "Kind of Blue 1" in env.run("dsplaylist", "title:Kind of Blue 1").stdout
+    limit = env.run("buildartifacts", "--stages", "genre-sim,artifacts", "--limit", "4")
+    assert f"Artifacts: {env.out_dir / 'limit-4'}" in limit.stdout
+    assert pair_digest(env.out_dir) == before
+
+
+def test_too_few_tracks_with_sonic_features_is_an_error_and_keeps_the_pair(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    before = pair_digest(env.out_dir)
+    with sqlite3.connect(env.sidecar_path) as conn:  # one track keeps its features
+        keep = conn.execute("SELECT min(item_id) FROM sonic_files").fetchone()[0]
+        conn.execute("DELETE FROM sonic_files WHERE item_id <> ?", (keep,))
+    env.run("modify", "-y", "album:Chet", "genres=Bebop")  # the genre-sim would change too
+    proc = env.run(*BUILD, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert "the library: 1 of 18 tracks have sonic features, at least 2 are needed" in proc.stdout
+    assert pair_digest(env.out_dir) == before
+    assert not [p for p in env.out_dir.iterdir() if p.name.startswith(".staging-")]
+    dry = env.run(*BUILD, "-p").stdout
+    assert "1 of 18 tracks have sonic features" in dry and "would fail" in dry
+
+
+def test_verify_refuses_a_pair_from_two_builds(env: BeetsEnv, tmp_path: Path) -> None:
+    import shutil
+
+    env.run(*BUILD)
+    old_sim = tmp_path / "old_sim.npz"
+    shutil.copy2(env.out_dir / "genre_similarity_matrix.npz", old_sim)
+    env.run("modify", "-y", "album:Chet", "genres=Bebop")
+    env.run(*BUILD)
+    shutil.copy2(old_sim, env.out_dir / "genre_similarity_matrix.npz")
+    proc = env.run("buildartifacts", "--stages", "verify", check=False)
+    assert proc.returncode == 1 and "built with another genre_similarity_matrix.npz" in proc.stdout
+
+
+def test_dry_run_over_existing_data_changes_nothing(env: BeetsEnv) -> None:
+    env.run(*BUILD)
+    before = pair_digest(env.out_dir)
+    sidecar_before = env.sidecar_path.read_bytes()
+    env.run("modify", "-y", "album:Chet", "genres=Bebop")
+    out = env.run("buildartifacts", "-p").stdout
+    assert "genre-sim: 18 tracks" in out and "(would be written)" in out
+    assert pair_digest(env.out_dir) == before and env.sidecar_path.read_bytes() == sidecar_before

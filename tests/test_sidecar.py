@@ -198,8 +198,24 @@ def test_version_1_sidecar_migrates_to_artist_genres(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 1")
         conn.execute("INSERT INTO album_genres VALUES ('k', 'jazz', 'discogs_release')")
     with Sidecar(path) as sidecar:
-        assert sidecar.schema_version == SCHEMA_VERSION == 2
+        assert sidecar.schema_version == SCHEMA_VERSION == 3
         assert sidecar.album_genres() == {"k": [("jazz", "discogs_release")]}
         with sidecar.transaction() as conn:
             conn.execute("INSERT INTO artist_genres VALUES ('björk', 'art pop', 'lastfm_artist')")
         assert sidecar.artist_genres() == {"björk": [("art pop", "lastfm_artist")]}
+
+
+def test_data_version_moves_with_artifact_inputs_only(tmp_path: Path) -> None:
+    from beetsplug._dspipeline.sidecar import AlbumRow, DiscogsOutcome
+
+    with Sidecar(tmp_path / "s.db") as sidecar:
+        album = AlbumRow("k", 1, "A", "B", None)
+        start = sidecar.data_version()
+        sidecar.store_discogs_outcome(album, DiscogsOutcome(status="error", error="timeout"))
+        sidecar.record_failure(7, b"/x.flac", None, "missing", "/x.flac: file not found")
+        assert sidecar.data_version() == start  # a network error or a failure changes no input
+        sidecar.store_discogs_outcome(album, DiscogsOutcome(status="hit", genres=("Jazz",)))
+        after_hit = sidecar.data_version()
+        assert after_hit > start
+        sidecar.link_file(7, FileIdentity(b"/x.flac", 1, 1.0), "key")
+        assert sidecar.data_version() > after_hit

@@ -27,6 +27,7 @@ __all__ = [
     "REQUIRED_KEYS",
     "RUN_REPORT_FILE",
     "BuildState",
+    "inputs_signature",
     "meta_problem",
     "read_build_state",
     "read_meta",
@@ -112,6 +113,11 @@ def subset_dir(out_dir: Path, query: list[str] | tuple[str, ...], limit: int | N
     if limit is not None:
         parts.append(f"limit-{limit}")
     return out_dir / "-".join(parts) if parts else out_dir
+
+
+def inputs_signature(library_signature: str, sidecar_data_version: int) -> str:
+    """What a build records and a reader compares: library fields and sidecar contents."""
+    return hashlib.sha256(f"{library_signature}|{sidecar_data_version}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

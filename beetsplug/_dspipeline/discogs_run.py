@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,40 @@ from .discogs_match import AlbumQuery, LookupResult, lookup_album
 from .sidecar import AlbumRow, DiscogsOutcome, Sidecar
 
 PROGRESS_EVERY = 50
+
+
+@dataclass(frozen=True)
+class DiscogsSettings:
+    """Everything a lookup run needs to know from the user's configuration."""
+
+    token: str
+    base_url: str = "https://api.discogs.com"
+    user_agent: str = "beets-dspipeline/0.1 (beets plugin)"
+    timeout: float = 15.0
+    retries: int = 4
+    requests_per_minute: int = 60
+    threshold: float = 0.55
+    strict_artist: bool = False
+
+    def __repr__(self) -> str:  # the token never reaches a log or a traceback
+        return f"DiscogsSettings(base_url={self.base_url!r}, token=<redacted>)"
+
+    def client(self) -> DiscogsClient:
+        """One client per settings and process: its rate limiter must see every request (an
+        import looks albums up one stage call at a time)."""
+        return _shared_client(self)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_client(settings: DiscogsSettings) -> DiscogsClient:
+    return DiscogsClient(
+        settings.base_url.rstrip("/"),
+        settings.token,
+        settings.user_agent,
+        timeout=settings.timeout,
+        max_retries=settings.retries,
+        rate_limit_per_min=settings.requests_per_minute,
+    )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ Tables (schema version in ``PRAGMA user_version``):
   re-imports and tag edits of unchanged audio don't force re-analysis.
 - ``sonic_files`` — beets item id → file identity (path, size, mtime) → audio key.
 - ``sonic_failures`` — per item: why analysis failed.
+- ``data_version`` — one counter, bumped by triggers on every change to the tables the artifacts
+  are built from (genres, features, links); lookups and failures leave it alone. Builds record
+  it, so "the artifacts are stale" is exact.
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a killed process leaves whole rows.
 """
@@ -31,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DISCOGS_GENRE_SOURCE = "discogs_release"
 DISCOGS_STYLE_SOURCE = "discogs_master"
 DISCOGS_SOURCES = (DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE)
@@ -78,6 +81,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE IF NOT EXISTS artist_genres (
             artist TEXT NOT NULL, genre TEXT NOT NULL, source TEXT NOT NULL,
             PRIMARY KEY (artist, genre, source))""",
+    ),
+    3: (
+        "CREATE TABLE data_version (version INTEGER NOT NULL)",
+        "INSERT INTO data_version(version) VALUES (0)",
+        *(
+            f"""CREATE TRIGGER {table}_{event.lower()}_bumps_version AFTER {event} ON {table}
+                BEGIN UPDATE data_version SET version = version + 1; END"""
+            for table in ("album_genres", "artist_genres", "sonic_features", "sonic_files")
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
     ),
 }
 
@@ -254,6 +267,10 @@ class Sidecar:
     @property
     def schema_version(self) -> int:
         return int(self._query("PRAGMA user_version")[0][0])
+
+    def data_version(self) -> int:
+        """A counter that changes whenever an input of the artifacts changes."""
+        return int(self._query("SELECT version FROM data_version")[0][0])
 
     # -- albums and Discogs -------------------------------------------------------------------
     def albums_with_discogs_rows(self) -> set[str]:
