@@ -17,6 +17,7 @@ __all__ = [
     "adversarial_catalog",
     "demo_catalog",
     "demo_library",
+    "mixed_catalog",
     "throughput_catalog",
 ]
 
@@ -36,6 +37,7 @@ class LibraryAlbum:
     styles: tuple[str, ...] = ()
     present: bool = True
     case: str = ""
+    albumtypes: tuple[str, ...] = ()
 
 
 def _lower(values: Sequence[str]) -> tuple[str, ...]:
@@ -236,6 +238,146 @@ def throughput_catalog(
                 case="master-styles" if master_only else "plain",
             )
         )
+    return catalog, library
+
+
+# -- (b2) a mixed library for request economy ---------------------------------------------------
+
+_COMPOSER_NAMES = [
+    ("Johann Sebastian Bach", "Bach"), ("Ludwig van Beethoven", "Beethoven"),
+    ("Wolfgang Amadeus Mozart", "Mozart"), ("Johannes Brahms", "Brahms"),
+    ("Franz Schubert", "Schubert"), ("Joseph Haydn", "Haydn"),
+    ("Antonín Dvořák", "Dvořák"), ("Pyotr Ilyich Tchaikovsky", "Tchaikovsky"),
+]  # fmt: skip
+# (English form, German form Discogs may title the release with)
+_WORK_FORMS = [
+    ("Symphony No. {n}", "Sinfonie Nr. {n}"),
+    ("Piano Concerto No. {n}", "Klavierkonzert Nr. {n}"),
+    ("String Quartet No. {n}", "Streichquartett Nr. {n}"),
+    ("Piano Sonata No. {n}", "Klaviersonate Nr. {n}"),
+    ("Violin Sonata No. {n}", "Violinsonate Nr. {n}"),
+]
+_ENSEMBLES = ["Philharmoniker", "Symphony Orchestra", "Chamber Orchestra", "Quartet"]
+_ACCENTED = str.maketrans("aeiouc", "áéíöüç")
+
+
+def mixed_catalog(
+    n_albums: int,
+    *,
+    seed: int = 0,
+    absent: float = 0.08,
+    master_styles: float = 0.05,
+    classical: float = 0.10,
+    soundtrack: float = 0.07,
+    non_ascii: float = 0.08,
+    decoy: float = 0.10,
+) -> tuple[Catalog, list[LibraryAlbum]]:
+    """A catalog and a library of ``n_albums`` invented albums of every kind a library holds.
+
+    Cases (``LibraryAlbum.case``), by share: ``absent`` (half by an artist Discogs knows under
+    another album, half by an unknown artist), ``master-styles``, ``classical`` ("Composer:
+    Work" with the performer as album artist; Discogs credits "Composer, Performer", titles
+    half of them in German with an opus number, and holds another performer's recording of
+    the same work), ``soundtrack`` (composer as artist, Discogs title "Original / English" or
+    "Original = English"), ``non-ascii`` (accented on Discogs, plain in the tags), ``decoy``
+    (the same title by another artist next to it), and ``plain`` (a few with edition noise).
+    Every album has a reissue.
+    """
+    rng = random.Random(seed)
+    catalog = Catalog()
+    library: list[LibraryAlbum] = []
+    seen: set[str] = set()
+
+    def name(parts: tuple[int, int] = (1, 2)) -> str:
+        while True:
+            made = " ".join(
+                "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+                for _ in range(rng.randint(*parts))
+            )
+            if made not in seen:
+                seen.add(made)
+                return made
+
+    def title() -> str:
+        while True:
+            made = " ".join(rng.choice(_WORDS).capitalize() for _ in range(rng.randint(2, 3)))
+            if made not in seen:
+                seen.add(made)
+                return made
+
+    def add(artist: str | list[str], album_title: str, year: int, genre: str,
+            styles: list[str], *, join: str = "&", master_only: bool = False) -> None:  # fmt: skip
+        catalog.add_album(artist, album_title, year, [genre], styles, join=join,
+                          reissue_years=[min(year + rng.randint(5, 30), 2024)],
+                          release_styles=[] if master_only else None)  # fmt: skip
+
+    cases = ["absent", "master-styles", "classical", "soundtrack", "non-ascii", "decoy"]
+    weights = [absent, master_styles, classical, soundtrack, non_ascii, decoy]
+    weights.append(max(0.0, 1.0 - sum(weights)))
+    known_artists: list[str] = []
+    while len(library) < n_albums:
+        case = rng.choices([*cases, "plain"], weights)[0]
+        genre, style_pool = rng.choice(_GENRES)
+        styles = rng.sample(style_pool, 2)
+        year = rng.randint(1960, 2022)
+        tags = (genre.lower(),), tuple(s.lower() for s in styles)
+        if case == "absent":
+            artist = rng.choice(known_artists) if known_artists and rng.random() < 0.5 else name()
+            library.append(LibraryAlbum(artist, title(), year, present=False, case=case))
+        elif case == "classical":
+            composer, surname = rng.choice(_COMPOSER_NAMES)
+            english, german = rng.choice(_WORK_FORMS)
+            number, opus = rng.randint(1, 9), rng.randint(10, 130)
+            performer = f"{name((1, 1))} {rng.choice(_ENSEMBLES)}"
+            discogs_title = (
+                f"{german.format(n=number)} op. {opus}"
+                if rng.random() < 0.5
+                else english.format(n=number)
+            )
+            work_styles = ["Romantic", rng.choice(["Orchestral", "Chamber Music", "Piano"])]
+            add([composer, performer], discogs_title, year, "Classical", work_styles, join=",")
+            add([composer, f"{name((1, 1))} {rng.choice(_ENSEMBLES)}"], discogs_title,
+                year + rng.randint(-10, 10), "Classical", ["Romantic"], join=",")  # fmt: skip
+            opus_tag = f", Op. {opus}" if rng.random() < 0.5 else ""
+            library.append(
+                LibraryAlbum(
+                    performer,
+                    f"{surname}: {english.format(n=number)}{opus_tag}",
+                    year,
+                    ("classical",),
+                    tuple(s.lower() for s in work_styles),
+                    case=case,
+                )
+            )
+        elif case == "soundtrack":
+            composer, english, original = name(), title(), name((2, 3))
+            joiner = rng.choice([" / ", " = "])
+            add(composer, f"{original}{joiner}{english}", year, "Stage & Screen", ["Soundtrack"])
+            library.append(
+                LibraryAlbum(
+                    composer,
+                    f"{english} (Original Motion Picture Soundtrack)",
+                    year,
+                    ("stage & screen",),
+                    ("soundtrack",),
+                    case=case,
+                    albumtypes=("album", "soundtrack"),
+                )
+            )
+        else:
+            artist, album_title = name(), title()
+            shown_artist = artist
+            if case == "non-ascii":
+                shown_artist = artist.translate(_ACCENTED)
+            add(shown_artist, album_title, year, genre, styles,
+                master_only=case == "master-styles")  # fmt: skip
+            if case == "decoy":
+                other_genre, other_pool = rng.choice(_GENRES)
+                add(name(), album_title, year + rng.randint(-3, 3), other_genre,
+                    other_pool[:1])  # fmt: skip
+            noise = rng.choice(["", "", "", "", " (Deluxe Edition)", " (Remastered)"])
+            library.append(LibraryAlbum(artist, album_title + noise, year, *tags, case=case))
+            known_artists.append(artist)
     return catalog, library
 
 
@@ -483,6 +625,9 @@ def adversarial_catalog() -> tuple[Catalog, list[LibraryAlbum]]:
           as_library=("DJ Shadow", "Endtroducing.....", 1996), case="naming")  # fmt: skip
     album("The Beatles", "Revolver", 1966, ["Rock"], ["Psychedelic Rock"],
           as_library=("Beatles", "Revolver", 1966), case="naming")  # fmt: skip
+    album("Tom Petty", "Full Moon Fever", 1989, ["Rock"], ["Heartland Rock"],
+          as_library=("Tom Petty & The Heartbreakers", "Full Moon Fever", 1989),
+          case="naming")  # fmt: skip
     absent("Nirvana", "Bleach Live", 1990, "absent-near-title")
 
     # Styles only on the master.
@@ -523,4 +668,306 @@ def adversarial_catalog() -> tuple[Catalog, list[LibraryAlbum]]:
     absent("Dire Straits", "Brothers in Arms Live", 1986, "absent-near-title")
     absent("Depeche Mode", "Violator Tour", 1991, "absent-near-title")
     absent("Orbital", "Orbital 3", 1996, "absent-near-title")
+
+    _classical_family(catalog, library)
+    _soundtrack_family(catalog, library)
     return catalog, library
+
+
+def _classical_family(catalog: Catalog, library: list[LibraryAlbum]) -> None:
+    """Classical albums tagged the MusicBrainz way, Discogs crediting "Composer, Performer".
+
+    Library titles are "Composer: Work" with the performer (or "Composer; Performer") as album
+    artist; Discogs titles the release by the work alone, often in German, Italian or with a
+    catalogue number only. Decoys: the same work by other performers (Karajan's Beethoven 9
+    next to Bernstein's), other works by the same performer in the same year, the same
+    catalogue-number prefix with another number, the same performer's "Symphony No. 9" by
+    another composer.
+    """
+    classical = ["Classical"]
+
+    def work(
+        credits: list[str],
+        title: str,
+        year: int,
+        styles: list[str],
+        *,
+        as_library: tuple[str, str, int | None] | None = None,
+        case: str = "classical",
+        anv: str | None = None,
+    ) -> None:
+        catalog.add_album(credits, title, year, classical, styles, anv=anv, join=",")
+        if as_library is not None:
+            library.append(LibraryAlbum(*as_library, _lower(classical), _lower(styles), case=case))
+
+    bach, beethoven = "Johann Sebastian Bach", "Ludwig van Beethoven"
+    # Work title alone, catalogue number in the tags only; Gould's other Goldberg recording.
+    work(
+        [bach, "Glenn Gould"],
+        "Goldberg Variations",
+        1982,
+        ["Baroque", "Keyboard"],
+        anv="Bach",
+        as_library=("Glenn Gould", "Bach: Goldberg Variations, BWV 988", 1982),
+    )
+    work([bach, "Glenn Gould"], "The Goldberg Variations", 1956, ["Baroque"], anv="Bach")
+    work([bach, "András Schiff"], "Goldberg Variations", 2001, ["Baroque", "Piano"], anv="Bach")
+    # German title, performer credit in the other order; decoys: the same work by Bernstein,
+    # another symphony by the same performers in the same year, Dvořák's 9th by Karajan.
+    work(
+        [beethoven, "Herbert von Karajan", "Berliner Philharmoniker"],
+        "Symphonie Nr. 9 d-moll op. 125",
+        1977,
+        ["Romantic", "Choral"],
+        as_library=(
+            "Berliner Philharmoniker, Herbert von Karajan",
+            "Beethoven: Symphonie Nr. 9",
+            1977,
+        ),
+    )
+    work(
+        [beethoven, "Wiener Philharmoniker", "Leonard Bernstein"],
+        "Symphonie Nr. 9",
+        1980,
+        ["Romantic"],
+        as_library=(
+            "Ludwig van Beethoven; Wiener Philharmoniker, Leonard Bernstein",
+            'Beethoven: Symphony No. 9 in D minor, Op. 125 "Choral"',
+            1980,
+        ),
+    )
+    work(
+        [beethoven, "Herbert von Karajan", "Berliner Philharmoniker"],
+        "Symphonie Nr. 5 c-moll op. 67",
+        1977,
+        ["Romantic"],
+    )
+    work(
+        ["Antonín Dvořák", "Berliner Philharmoniker", "Herbert von Karajan"],
+        'Symphonie Nr. 9 "Aus Der Neuen Welt"',
+        1977,
+        ["Romantic", "Late Romantic"],
+    )
+    # A catalogue number is the only shared key ("Eine kleine Nachtmusik" = Serenade K. 525);
+    # decoys: another serenade by the same performers, K. 525 by other performers.
+    mozart = "Wolfgang Amadeus Mozart"
+    work(
+        [mozart, "Academy Of St. Martin-in-the-Fields", "Sir Neville Marriner"],
+        "Serenade No. 13 In G Major, K. 525",
+        1985,
+        ["Classical"],
+        as_library=(
+            "Academy of St Martin in the Fields, Neville Marriner",
+            "Mozart: Eine kleine Nachtmusik, K. 525",
+            1985,
+        ),
+    )
+    work(
+        [mozart, "Academy Of St. Martin-in-the-Fields", "Sir Neville Marriner"],
+        'Serenade No. 10 In B Flat Major, K. 361 "Gran Partita"',
+        1985,
+        ["Classical"],
+    )
+    work(
+        [mozart, "Berliner Philharmoniker", "Herbert von Karajan"],
+        "Serenade No. 13 In G Major, K. 525",
+        1985,
+        ["Classical", "Romantic"],
+    )
+    # Original-language title with the number in another language; same performer, same
+    # composer, same year, another sonata (Op. 57) as decoy.
+    work(
+        [beethoven, "Wilhelm Kempff"],
+        "Klaviersonate Nr. 14 Cis-moll Op. 27 Nr. 2 »Mondschein«",
+        1965,
+        ["Classical", "Piano"],
+        as_library=(
+            "Wilhelm Kempff",
+            'Beethoven: Piano Sonata No. 14 "Moonlight", Op. 27 No. 2',
+            1965,
+        ),
+    )
+    work(
+        [beethoven, "Wilhelm Kempff"],
+        "Klaviersonate Nr. 23 F-moll Op. 57 »Appassionata«",
+        1965,
+        ["Classical"],
+    )
+    # "Original / English" combined; decoys: the same work by Mutter/Karajan and by
+    # Il Giardino Armonico.
+    work(
+        ["Antonio Vivaldi", "Nigel Kennedy", "English Chamber Orchestra"],
+        "Le Quattro Stagioni / The Four Seasons",
+        1989,
+        ["Baroque"],
+        as_library=("Nigel Kennedy, English Chamber Orchestra", "Vivaldi: The Four Seasons", 1989),
+    )
+    work(
+        ["Antonio Vivaldi", "Anne-Sophie Mutter", "Herbert von Karajan"],
+        "Die Vier Jahreszeiten",
+        1984,
+        ["Baroque", "Romantic"],
+    )
+    work(
+        ["Antonio Vivaldi", "Il Giardino Armonico"], "The Four Seasons", 1994, ["Baroque", "Early"]
+    )
+    # English title, German Discogs title, BWV as shared key; decoy: Richter's recording.
+    work(
+        [bach, "English Baroque Soloists", "Monteverdi Choir", "John Eliot Gardiner"],
+        "Matthäus-Passion BWV 244",
+        1989,
+        ["Baroque", "Choral"],
+        as_library=("John Eliot Gardiner", "Bach: St Matthew Passion, BWV 244", 1989),
+    )
+    work(
+        [bach, "Münchener Bach-Orchester", "Münchener Bach-Chor", "Karl Richter"],
+        "Matthäus-Passion BWV 244",
+        1959,
+        ["Baroque"],
+    )
+
+    # Another performer's recording of the same work must not match.
+    library.append(
+        LibraryAlbum(
+            "Glenn Gould",
+            "Vivaldi: The Four Seasons",
+            1984,
+            present=False,
+            case="absent-classical-decoy",
+        )
+    )
+    library.append(
+        LibraryAlbum(
+            "Wiener Philharmoniker, Leonard Bernstein",
+            "Mozart: Eine kleine Nachtmusik, K. 525",
+            1985,
+            present=False,
+            case="absent-classical-decoy",
+        )
+    )
+    library.append(
+        LibraryAlbum(
+            "Herbert von Karajan",
+            "Bach: Goldberg Variations",
+            1982,
+            present=False,
+            case="absent-classical-decoy",
+        )
+    )
+    library.append(
+        LibraryAlbum(
+            "Wilhelm Kempff",
+            "Beethoven: Piano Sonata No. 8, Op. 13",
+            1965,
+            present=False,
+            case="absent-classical-decoy",
+        )
+    )
+    # Only the composer as album artist and two recordings of the work: no way to tell which.
+    work(["Erik Satie", "Pascal Rogé"], "Gymnopédies · Gnossiennes", 1984, ["Modern"])
+    work(["Erik Satie", "Reinbert de Leeuw"], "Gymnopédies · Gnossiennes", 1980, ["Modern"])
+    library.append(
+        LibraryAlbum(
+            "Erik Satie",
+            "Satie: Gymnopédies, Gnossiennes",
+            None,
+            present=False,
+            case="absent-classical-ambiguous",
+        )
+    )
+
+
+def _soundtrack_family(catalog: Catalog, library: list[LibraryAlbum]) -> None:
+    """Soundtracks: composer as artist, tags in English, Discogs under the original title.
+
+    Discogs titles: original only (Japanese script; French with the English title as a word
+    of it), "Original = English" and "Original / English" combined. Decoys: other soundtracks
+    and albums by the same composer in the same year, the same English title by a cover
+    artist, an absent soundtrack whose composer has another soundtrack that year.
+    """
+    screen, score = ["Stage & Screen"], ["Soundtrack", "Score"]
+
+    def film(
+        artist: str,
+        title: str,
+        year: int,
+        genres: list[str],
+        styles: list[str],
+        *,
+        as_library: tuple[str, str, int | None] | None = None,
+        anv: str | None = None,
+        albumtypes: tuple[str, ...] = ("album", "soundtrack"),
+    ) -> None:
+        catalog.add_album(artist, title, year, genres, styles, anv=anv)
+        if as_library is not None:
+            library.append(
+                LibraryAlbum(
+                    *as_library,
+                    _lower(genres),
+                    _lower(styles),
+                    case="soundtrack",
+                    albumtypes=albumtypes,
+                )
+            )
+
+    hisaishi = "Joe Hisaishi"
+    film(
+        hisaishi,
+        "千と千尋の神隠し サウンドトラック",
+        2001,
+        screen,
+        score,
+        anv="久石譲",
+        as_library=(hisaishi, "Spirited Away (Original Soundtrack)", 2001),
+    )
+    film(hisaishi, "Shoot The Violist", 2001, ["Classical", "Electronic"], ["Modern"])
+    film(hisaishi, "Dolls", 2002, screen, ["Soundtrack"])
+    film(hisaishi, "Hana-Bi", 1997, screen, ["Soundtrack"])
+    library.append(
+        LibraryAlbum(
+            hisaishi,
+            "Princess Mononoke (Original Soundtrack)",
+            1997,
+            present=False,
+            case="absent-soundtrack",
+            albumtypes=("album", "soundtrack"),
+        )
+    )
+    film(
+        "Yann Tiersen",
+        "Le Fabuleux Destin D'Amélie Poulain (Bande Originale Du Film)",
+        2001,
+        screen,
+        ["Soundtrack", "Modern Classical"],
+        as_library=("Yann Tiersen", "Amélie", 2001),
+    )
+    film("Yann Tiersen", "L'Absente", 2001, ["Rock", "Classical"], ["Modern Classical"])
+    film(
+        "Tan Dun",
+        "卧虎藏龙 = Crouching Tiger, Hidden Dragon (Original Motion Picture Soundtrack)",
+        2000,
+        screen,
+        ["Score"],
+        as_library=("Tan Dun", "Crouching Tiger, Hidden Dragon", 2000),
+        albumtypes=("album",),
+    )
+    film(
+        "Ennio Morricone",
+        "Il Buono, Il Brutto, Il Cattivo / The Good, The Bad And The Ugly",
+        1966,
+        screen,
+        ["Soundtrack", "Score"],
+        as_library=("Ennio Morricone", "The Good, the Bad and the Ugly (Original Score)", 1966),
+    )
+    film("Ennio Morricone", "La Battaglia Di Algeri", 1966, screen, ["Soundtrack"])
+    film("Hugo Montenegro", "The Good, The Bad And The Ugly", 1968, ["Pop"], ["Easy Listening"])
+    library.append(
+        LibraryAlbum(
+            "Nino Rota",
+            "The Good, the Bad and the Ugly",
+            1966,
+            present=False,
+            case="absent-soundtrack",
+            albumtypes=("album", "soundtrack"),
+        )
+    )

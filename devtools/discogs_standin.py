@@ -58,7 +58,7 @@ def _content_tokens(text: str) -> list[str]:
 # -- catalog ------------------------------------------------------------------------------------
 
 
-def _artist_entries(artist: str | Sequence[str], anv: str | None) -> list[JSON]:
+def _artist_entries(artist: str | Sequence[str], anv: str | None, join: str = "&") -> list[JSON]:
     names = [artist] if isinstance(artist, str) else list(artist)
     entries = []
     for i, name in enumerate(names):
@@ -66,7 +66,7 @@ def _artist_entries(artist: str | Sequence[str], anv: str | None) -> list[JSON]:
             {
                 "name": name,
                 "anv": anv if (i == 0 and anv) else "",
-                "join": "&" if i < len(names) - 1 else "",
+                "join": join if i < len(names) - 1 else "",
                 "role": "",
                 "tracks": "",
                 "id": _stable_id(name),
@@ -86,7 +86,7 @@ def display_artist(artists: Sequence[JSON]) -> str:
     for entry in artists:
         shown = f"{entry['anv']}*" if entry.get("anv") else entry["name"]
         join = entry.get("join") or ""
-        parts.append(shown + (f" {join} " if join and join != "," else join))
+        parts.append(shown + (", " if join == "," else f" {join} " if join else ""))
     return "".join(parts).strip()
 
 
@@ -111,6 +111,7 @@ class Catalog:
         styles: Sequence[str],
         *,
         anv: str | None = None,
+        join: str = "&",
         master_id: int | None = None,
     ) -> int:
         """Add a master release (its ``main_release`` is set by the first release added)."""
@@ -118,7 +119,7 @@ class Catalog:
         self.masters[mid] = {
             "id": mid,
             "title": title,
-            "artists": _artist_entries(artist, anv),
+            "artists": _artist_entries(artist, anv, join),
             "year": year,
             "genres": list(genres),
             "styles": list(styles),
@@ -141,6 +142,7 @@ class Catalog:
         styles: Sequence[str],
         *,
         anv: str | None = None,
+        join: str = "&",
         master_id: int | None = None,
         country: str = "US",
         formats: Sequence[str] = ("CD", "Album"),
@@ -158,7 +160,7 @@ class Catalog:
         self.releases[rid] = {
             "id": rid,
             "title": title,
-            "artists": _artist_entries(artist, anv),
+            "artists": _artist_entries(artist, anv, join),
             "year": year,
             "released": str(year) if year else "",
             "genres": list(genres),
@@ -189,19 +191,27 @@ class Catalog:
         styles: Sequence[str],
         *,
         anv: str | None = None,
+        join: str = "&",
         reissue_years: Sequence[int] = (),
         release_styles: Sequence[str] | None = None,
         master: bool = True,
     ) -> tuple[int | None, list[int]]:
         """A master plus its original release and one release per reissue year.
 
+        ``join`` links several artists (``","`` for classical "Composer, Performer" credits).
         ``release_styles`` overrides the styles on the releases (e.g. ``[]`` for albums whose
         styles exist only on the master). Returns ``(master_id, release_ids)``.
         """
-        mid = self.add_master(artist, title, year, genres, styles, anv=anv) if master else None
+        mid = (
+            self.add_master(artist, title, year, genres, styles, anv=anv, join=join)
+            if master
+            else None
+        )
         on_release = list(styles if release_styles is None else release_styles)
         ids = [
-            self.add_release(artist, title, y, genres, on_release, anv=anv, master_id=mid)
+            self.add_release(
+                artist, title, y, genres, on_release, anv=anv, join=join, master_id=mid
+            )
             for y in (year, *reissue_years)
         ]
         return mid, ids

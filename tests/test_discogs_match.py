@@ -10,13 +10,21 @@ from beetsplug._dspipeline.discogs_http import DiscogsClient
 from beetsplug._dspipeline.discogs_match import (
     AlbumQuery,
     artist_similarity,
+    catalogue_keys,
     clean_title,
+    explain,
     is_distinctive_title,
     lookup_album,
     normalize_artist,
+    parse_title,
     title_similarity,
 )
-from devtools.discogs_catalogs import adversarial_catalog, demo_catalog, demo_library
+from devtools.discogs_catalogs import (
+    adversarial_catalog,
+    demo_catalog,
+    demo_library,
+    mixed_catalog,
+)
 from devtools.discogs_standin import Catalog, StandinServer
 
 TOKEN = "match-test-token-5678"
@@ -197,8 +205,10 @@ def test_generic_title_of_an_unknown_artist_is_a_miss_without_fallback(
     client = client_for(discogs_demo_server)
     result = lookup_album(client, AlbumQuery("The Nobodies", "Greatest Hits", 2001))
     assert result.status == "miss" and result.genres == [] and result.error is None
-    searches = [r.query for r in discogs_demo_server.request_log]
-    assert len(searches) == 2 and all("artist" in q for q in searches)  # with, without year
+    # One search by artist and title; the year only scores (a search filtered by a year no
+    # edition has would cost a second one).
+    (search,) = [r.query for r in discogs_demo_server.request_log]
+    assert search["artist"] == "The Nobodies" and "year" not in search
 
 
 def _fallback_catalog() -> Catalog:
@@ -216,18 +226,21 @@ def _fallback_catalog() -> Catalog:
     return cat
 
 
-def test_artistless_fallback_for_distinctive_titles_only() -> None:
+def test_a_collaboration_falls_back_to_its_first_artist_and_nothing_else() -> None:
     with StandinServer(_fallback_catalog(), token=TOKEN, rate_limit_per_min=10_000) as server:
         client = client_for(server)
-        # The server's artist filter misses "The Heartbreakers"; the title is distinctive.
+        # The server's artist filter misses "The Heartbreakers": the first name alone finds it.
         hit = lookup_album(client, AlbumQuery("Tom Petty & The Heartbreakers", "Full Moon Fever"))
-        assert hit.status == "hit" and hit.styles == ["heartland rock"]
-        assert "artist" not in server.request_log[-1].query
-        # Same title by someone else: the fallback finds it, the artist gate rejects it.
+        assert (hit.status, hit.styles, hit.found_by) == ("hit", ["heartland rock"], "first-artist")
+        assert [r.query["artist"] for r in server.request_log] == [
+            "Tom Petty & The Heartbreakers",
+            "Tom Petty",
+        ]
+        # The same title by someone else exists, but no search without the artist is spent.
         server.clear_log()
         miss = lookup_album(client, AlbumQuery("Hollow Stars", "Blue Lines", 2015))
-        assert miss.status == "miss"
-        assert [("artist" in r.query) for r in server.request_log] == [True, True, False]
+        assert (miss.status, miss.requests) == ("miss", 1)
+        assert [r.query.get("artist") for r in server.request_log] == ["Hollow Stars"]
 
 
 def test_strict_artist_refuses_partial_artist_matches() -> None:
@@ -275,7 +288,10 @@ def test_adversarial_set_gets_exactly_the_expected_tags() -> None:
         client = client_for(server)
         wrong = []
         for album in library:
-            result = lookup_album(client, AlbumQuery(album.albumartist, album.album, album.year))
+            query = AlbumQuery(
+                album.albumartist, album.album, album.year, albumtypes=album.albumtypes
+            )
+            result = lookup_album(client, query)
             got = (result.status, tuple(result.genres), tuple(result.styles))
             expected = ("hit" if album.present else "miss", album.genres, album.styles)
             if got != expected:
@@ -297,3 +313,162 @@ def test_unknown_artist_relies_on_a_distinctive_title() -> None:
         generic = lookup_album(client, AlbumQuery("", "Greatest Hits"))
         assert (generic.status, generic.requests) == ("miss", 0)
         assert [("artist" in r.query) for r in server.request_log] == [False]
+
+
+# -- classical albums and soundtracks ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("album", "work", "composers", "soundtrack"),
+    [
+        ("Bach: Goldberg Variations, BWV 988", "Goldberg Variations, BWV 988", {"bach"}, False),
+        ("J.S. Bach: Mass in B minor", "Mass in B minor", {"bach"}, False),
+        ("Ravel, Debussy: String Quartets", "String Quartets", {"ravel", "debussy"}, False),
+        ("Star Wars: A New Hope", None, set(), False),
+        ("Live: At the Royal Albert Hall", None, set(), False),
+        ("Amélie (Original Soundtrack)", None, set(), True),
+        ("Gladiator - Music From The Motion Picture", None, set(), True),
+        ("Soundtrack", None, set(), False),
+    ],
+)
+def test_parse_title(album: str, work: str | None, composers: set[str], soundtrack: bool) -> None:
+    parsed = parse_title(album)
+    assert (parsed.work, set(parsed.composers), parsed.soundtrack) == (
+        work,
+        composers,
+        soundtrack,
+    )
+
+
+def test_catalogue_numbers_are_strong_keys() -> None:
+    assert catalogue_keys("Goldberg Variations, BWV 988") == {("bwv", "988", "")}
+    assert catalogue_keys("Sonata No. 14, Op. 27 No. 2") == {("op", "27", "2")}
+    assert catalogue_keys("Serenade KV 525") == catalogue_keys("Serenade, K. 525")
+    # A shared number carries titles in different words (classical titles are loose).
+    assert title_similarity("Eine kleine Nachtmusik, K. 525", "Serenade No. 13, K. 525",
+                            loose=True) >= 0.95  # fmt: skip
+    assert title_similarity("Eine kleine Nachtmusik, K. 525", "Serenade No. 13, K. 525") < 0.85
+    # Different numbers are different works, whatever the words.
+    assert title_similarity("Piano Sonata, Op. 27 No. 2", "Piano Sonata, Op. 57", loose=True) == 0
+    assert title_similarity("Sonatas Op. 27 No. 1", "Sonatas Op. 27 No. 2", loose=True) == 0
+    assert title_similarity("Sonatas Op. 27", "Sonata Op. 27 No. 2", loose=True) >= 0.95
+
+
+def test_titles_in_other_languages_share_their_words() -> None:
+    german = "Symphonie Nr. 9 d-moll op. 125"
+    assert title_similarity("Symphony No. 9 in D minor, Op. 125", german, loose=True) >= 0.95
+    assert title_similarity("Symphony No. 9", german, loose=True) >= 0.95
+    assert title_similarity("Symphony No. 8", german, loose=True) < 0.85
+    assert title_similarity("The Four Seasons", "Le Quattro Stagioni / The Four Seasons") == 1.0
+    assert title_similarity("The Four Seasons", "Die Vier Jahreszeiten") >= 0.85
+    assert title_similarity("Amélie", "Le Fabuleux Destin D'Amélie Poulain", loose=True) >= 0.9
+    assert title_similarity("Amélie", "Le Fabuleux Destin D'Amélie Poulain") < 0.85
+
+
+def _classical_catalog() -> Catalog:
+    cat = Catalog()
+    bach, beethoven = "Johann Sebastian Bach", "Ludwig van Beethoven"
+    for performers, year, styles in [
+        (["Glenn Gould"], 1982, ["Baroque"]),
+        (["András Schiff"], 2001, ["Piano"]),
+    ]:
+        cat.add_album([bach, *performers], "Goldberg-Variationen BWV 988", year, ["Classical"],
+                      styles, join=",")  # fmt: skip
+    for performers, year, styles in [
+        (["Berliner Philharmoniker", "Herbert von Karajan"], 1977, ["Romantic"]),
+        (["Wiener Philharmoniker", "Herbert von Karajan"], 1977, ["Choral"]),
+    ]:
+        cat.add_album([beethoven, *performers], "Symphonie Nr. 9", year, ["Classical"], styles,
+                      join=",")  # fmt: skip
+    return cat
+
+
+def test_another_performers_recording_of_the_same_work_never_matches() -> None:
+    with StandinServer(_classical_catalog(), token=TOKEN, rate_limit_per_min=10_000) as server:
+        client = client_for(server)
+        gould = lookup_album(client, AlbumQuery("Glenn Gould", "Bach: Goldberg Variations"))
+        assert (gould.status, gould.styles) == ("hit", ["baroque"])
+        for artist in ("Keith Jarrett", "Glenn Gould Trio"):
+            miss = lookup_album(client, AlbumQuery(artist, "Bach: Goldberg Variations"))
+            assert miss.status == "miss", artist
+        # Same conductor, same year, other orchestra: every performer named must be credited.
+        karajan = "Berliner Philharmoniker, Herbert von Karajan"
+        berlin = lookup_album(client, AlbumQuery(karajan, "Beethoven: Symphony No. 9", 1977))
+        assert (berlin.status, berlin.styles) == ("hit", ["romantic"])
+        vienna = lookup_album(
+            client, AlbumQuery("Ludwig van Beethoven; Wiener Philharmoniker, Karajan",
+                               "Beethoven: Symphony No. 9", 1977)
+        )  # fmt: skip
+        assert (vienna.status, vienna.styles) == ("hit", ["choral"])
+        # The composer alone as album artist cannot tell the two recordings apart.
+        composer_only = lookup_album(
+            client, AlbumQuery("Ludwig van Beethoven", "Beethoven: Symphonie Nr. 9")
+        )
+        assert composer_only.status == "miss"
+        assert "different performers" in composer_only.reason
+
+
+def test_a_performer_credited_without_the_composer_is_not_the_work() -> None:
+    cat = Catalog()
+    cat.add_album(["Antonín Dvořák", "Herbert von Karajan"], "Symphonie Nr. 9", 1977,
+                  ["Classical"], ["Romantic"], join=",")  # fmt: skip
+    with StandinServer(cat, token=TOKEN, rate_limit_per_min=10_000) as server:
+        result = lookup_album(
+            client_for(server), AlbumQuery("Herbert von Karajan", "Beethoven: Symphonie Nr. 9")
+        )
+        assert result.status == "miss"
+        assert any("composer beethoven not credited" in c.verdict for c in result.considered)
+
+
+def test_translated_soundtrack_is_its_composers_only_soundtrack_of_the_year() -> None:
+    cat = Catalog()
+    cat.add_album("Joe Hisaishi", "千と千尋の神隠し", 2001, ["Stage & Screen"], ["Soundtrack"])
+    cat.add_album("Joe Hisaishi", "Shoot The Violist", 2001, ["Classical"], ["Modern"])
+    cat.add_album("Joe Hisaishi", "Hana-Bi", 1997, ["Stage & Screen"], ["Soundtrack"])
+    with StandinServer(cat, token=TOKEN, rate_limit_per_min=10_000) as server:
+        client = client_for(server)
+        hit = lookup_album(client, AlbumQuery("Joe Hisaishi", "Spirited Away (OST)", 2001))
+        assert (hit.status, hit.found_by, hit.requests) == ("hit", "artist+year", 2)
+        assert "only soundtrack of 2001" in hit.reason
+        # Another Latin-script soundtrack of the year shares no word: not the album.
+        miss = lookup_album(
+            client,
+            AlbumQuery("Joe Hisaishi", "Princess Mononoke", 1997, albumtypes=("soundtrack",)),
+        )
+        assert miss.status == "miss"
+        # Not a soundtrack by the tags: no year search is spent.
+        plain = lookup_album(client, AlbumQuery("Joe Hisaishi", "Spirited Away", 2001))
+        assert (plain.status, plain.requests) == ("miss", 1)
+
+
+def test_mixed_library_request_economy_and_precision() -> None:
+    catalog, library = mixed_catalog(200, seed=3)
+    assert {a.case for a in library} >= {"absent", "classical", "soundtrack", "non-ascii",
+                                         "decoy", "master-styles", "plain"}  # fmt: skip
+    with StandinServer(catalog, token=TOKEN, rate_limit_per_min=100_000) as server:
+        client = client_for(server)
+        wrong = []
+        for album in library:
+            query = AlbumQuery(album.albumartist, album.album, album.year,
+                               albumtypes=album.albumtypes)  # fmt: skip
+            result = lookup_album(client, query)
+            got = (tuple(result.genres), tuple(result.styles))
+            if got != (album.genres, album.styles):
+                wrong.append((album, result.status))
+        assert wrong == []
+        assert server.requests_count <= 1.2 * len(library)
+
+
+def test_explain_shows_candidates_scores_and_the_reason(
+    discogs_demo_server: StandinServer,
+) -> None:
+    client = client_for(discogs_demo_server)
+    hit = lookup_album(client, AlbumQuery("Daft Punk", "Discovery", 2001))
+    lines = explain(hit)
+    assert lines[0].startswith("  1.00 (title 1.00, artist 1.00) Daft Punk - Discovery [2001")
+    assert lines[0].endswith(": won")
+    assert lines[-1].startswith("  -> won: best score: Daft Punk - Discovery scored 1.00")
+    miss = lookup_album(client, AlbumQuery("Daft Punk", "Discovery Live", 2001))
+    lines = explain(miss)
+    assert "Daft Punk - Discovery [2001" in lines[0] and ": title 0." in lines[0]
+    assert lines[-1].startswith("  -> no match: the artist is on Discogs, this title is not")

@@ -182,3 +182,19 @@ def test_search_result_keys_cover_the_real_api_sample(discogs_standin: StandinSe
     ours = get(discogs_standin, "/database/search", type="release", q="homogenic").json()
     assert real_keys - {"thumb"} <= set(ours["results"][0]) | {"thumb"}
     assert set(sample["pagination"]) <= set(ours["pagination"])
+
+
+def test_classical_credits_show_composer_and_performers() -> None:
+    catalog = Catalog()
+    catalog.add_album(["Johann Sebastian Bach", "Glenn Gould"], "Goldberg Variations", 1982,
+                      ["Classical"], ["Baroque"], anv="Bach", join=",")  # fmt: skip
+    with StandinServer(catalog, token=TOKEN, rate_limit_per_min=100) as server:
+        page = get(server, "/database/search", type="release", artist="Glenn Gould", q="bach")
+        assert [r["title"] for r in page.json()["results"]] == [
+            "Bach*, Glenn Gould - Goldberg Variations"
+        ]
+        release = get(server, f"/releases/{page.json()['results'][0]['id']}").json()
+        assert [(a["name"], a["join"]) for a in release["artists"]] == [
+            ("Johann Sebastian Bach", ","),
+            ("Glenn Gould", ""),
+        ]

@@ -249,12 +249,20 @@ class DiscogsClient:
     # -- public API -------------------------------------------------------------------------
 
     def search_releases(
-        self, title: str, artist: str | None, year: int | None, per_page: int = 10
+        self,
+        title: str | None,
+        artist: str | None,
+        year: int | None,
+        per_page: int = 10,
+        *,
+        text: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Search releases by title (+ artist, + year); returns the page's ``results``."""
-        params: dict[str, str] = {"type": "release", "release_title": title}
-        if artist:
-            params["artist"] = artist
+        """Search releases by title, artist, year and free ``text`` (each optional); returns
+        the page's ``results``."""
+        params: dict[str, str] = {"type": "release"}
+        for name, value in (("release_title", title), ("artist", artist), ("q", text)):
+            if value:
+                params[name] = value
         if year:
             params["year"] = str(year)
         params["per_page"] = str(per_page)
