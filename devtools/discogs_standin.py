@@ -4,7 +4,7 @@ Serves ``/database/search``, ``/releases/{id}`` and ``/masters/{id}`` from a `Ca
 plain JSON dicts shaped like the real API, checks the ``Authorization: Discogs token=...``
 header, enforces a moving-window rate limit with the real ``X-Discogs-Ratelimit*`` headers
 (429 when over), adds configurable latency, and injects faults on demand (429 bursts, 5xx,
-slow answers, malformed or truncated JSON, connection resets).
+slow answers, malformed or truncated JSON, connection resets, an error that quotes the request).
 
 Run by hand::
 
@@ -367,7 +367,9 @@ def _absolute(entry: JSON, base_url: str) -> JSON:
 
 # -- faults and request log ---------------------------------------------------------------------
 
-FAULT_KINDS = ("429", "500", "502", "503", "slow", "malformed", "truncated", "reset")
+FAULT_KINDS = (
+    "429", "500", "502", "503", "slow", "malformed", "truncated", "reset", "echo"
+)  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -601,6 +603,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(429, {"message": "You are making requests too quickly."}, headers)
         if fault.kind in ("500", "502", "503"):
             return self._json(int(fault.kind), {"message": "Server error."}, {})
+        if fault.kind == "echo":
+            # Like a proxy's error page that quotes the request it refused: the credentials
+            # header and the URL end up in the error message the client shows.
+            quoted = f"Authorization: {self.headers.get('Authorization', '')} GET {self.path}"
+            return self._json(403, {"message": f"Request refused ({quoted})"}, {})
         if fault.kind == "slow":
             time.sleep(fault.delay_s)
             return self._json(200, {"results": [], "pagination": {}}, {})
