@@ -1,0 +1,242 @@
+"""Each documented flag and setting of the commands changes what it says it changes.
+
+Through the real `beet` CLI: every test compares a run with the flag (or setting) against one
+without it, so a flag that is parsed but ignored fails here (docs/commands/*.md,
+docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from beetsplug._dspipeline.keys import album_key
+from devtools.beets_env import ALL_PLUGINS, BeetsEnv
+from devtools.demo_library import AlbumSpec, TrackSpec, write_library
+from devtools.discogs_standin import Catalog, StandinServer
+from tests.test_buildartifacts_plugin import JAZZ, library_albums, store_cluster_features
+
+# -- dsplaylist ---------------------------------------------------------------------------------
+
+JAZZ_ARTISTS = {artist for artist, _ in JAZZ}
+
+# Sounds like the jazz albums (Chet Baker's sonic cluster) but carries only the genre "Electro":
+# the genre gate of narrow/dynamic keeps it out of a jazz seed's playlist, discover lets it in.
+ODD_ONE = AlbumSpec(
+    "Chet Baker",
+    "Electro Experiments",
+    2001,
+    "wav",
+    [TrackSpec(f"Electro Experiments {n}", 100, 60, 1.0) for n in range(1, 4)],
+    genres=["Electro"],
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BeetsEnv:
+    """Jazz and techno albums (two sonic clusters) plus `ODD_ONE`, with artifacts built."""
+    root = tmp_path_factory.mktemp("playlist")
+    env = BeetsEnv(
+        root / "beets", plugins=list(ALL_PLUGINS), settings={"discogsgenres": {"auto": False}}
+    )
+    write_library(root / "in", [*library_albums(), ODD_ONE])
+    env.run("import", str(root / "in"))
+    store_cluster_features(env)
+    env.run("buildartifacts", "--stages", "genre-sim,artifacts,verify")
+    return env
+
+
+def playlist(env: BeetsEnv, *args: str) -> list[tuple[str, str]]:
+    """(artist, title) of `beet dsplaylist -p` for one jazz seed, in playlist order."""
+    out = env.run("dsplaylist", "title:Kind of Blue 1", "-p", *args).stdout
+    entries = [line[2:].split(" – ") for line in out.splitlines() if line[:2] in ("* ", "  ")]
+    return [(artist, title) for artist, title, _score in entries]
+
+
+def odd_ones(entries: list[tuple[str, str]]) -> int:
+    return sum(title.startswith("Electro Experiments") for _, title in entries)
+
+
+def with_settings(env: BeetsEnv, tmp_path: Path, **playlist_settings: object) -> BeetsEnv:
+    """The same library under a second config file that adds `dsplaylist:` settings."""
+    other = BeetsEnv(tmp_path / "cfg", plugins=list(ALL_PLUGINS), settings=env.config)
+    other.config["dsplaylist"] = playlist_settings
+    other.write_config()
+    return other
+
+
+WIDE = ("-n", "30", "--max-per-artist", "15")
+
+
+def test_mode_flag_selects_the_mode(built: BeetsEnv) -> None:
+    gated = {mode: playlist(built, *WIDE, "--mode", mode) for mode in ("narrow", "dynamic")}
+    free = {mode: playlist(built, *WIDE, "--mode", mode) for mode in ("discover", "sonic-only")}
+    assert playlist(built, *WIDE) == gated["dynamic"]  # the documented default
+    for mode, entries in gated.items():
+        assert odd_ones(entries) == 0 and len(entries) >= 3, mode
+    for mode, entries in free.items():
+        assert odd_ones(entries) == 3, mode
+    assert {a for a, _ in gated["dynamic"]} <= JAZZ_ARTISTS
+
+
+def test_configured_mode_and_mode_thresholds_are_used(built: BeetsEnv, tmp_path: Path) -> None:
+    assert odd_ones(playlist(built, *WIDE)) == 0
+    discover = with_settings(built, tmp_path / "a", mode="discover")
+    assert odd_ones(playlist(discover, *WIDE)) == 3
+    # dsplaylist.modes: dynamic with its gate and floor opened lets everything in ...
+    opened = with_settings(
+        built, tmp_path / "b", modes={"dynamic": {"genre_gate": 0.0, "sonic_floor": -1.0}}
+    )
+    entries = playlist(opened, *WIDE)
+    assert odd_ones(entries) == 3 and {a for a, _ in entries} - JAZZ_ARTISTS
+    # ... and closed, nothing but the seed is left.
+    closed = with_settings(
+        built, tmp_path / "c", modes={"dynamic": {"genre_gate": 1.01, "sonic_floor": 0.2}}
+    )
+    assert playlist(closed, *WIDE) == [("Miles Davis", "Kind of Blue 1")]
+
+
+def test_max_per_artist_flag_and_setting(built: BeetsEnv, tmp_path: Path) -> None:
+    count = ("-n", "12", "--mode", "discover")
+    default_cap = math.ceil(12 / 10)  # documented: a tenth of the playlist, at least 1
+    default = Counter(a for a, _ in playlist(built, *count))
+    assert max(default.values()) == default_cap
+    flagged = Counter(a for a, _ in playlist(built, *count, "--max-per-artist", "3"))
+    assert max(flagged.values()) == 3 and sum(flagged.values()) > sum(default.values())
+    configured = with_settings(built, tmp_path, max_per_artist=3)
+    assert Counter(a for a, _ in playlist(configured, *count)) == flagged
+
+
+def test_count_flag_and_setting(built: BeetsEnv, tmp_path: Path) -> None:
+    assert len(playlist(built, "--mode", "discover", "--max-per-artist", "5", "-n", "5")) == 5
+    four = with_settings(built, tmp_path, count=4, max_per_artist=5)
+    assert len(playlist(four, "--mode", "discover")) == 4
+
+
+# -- discogsgenres ------------------------------------------------------------------------------
+
+TOKEN = "flags-token"
+
+
+@pytest.fixture
+def server() -> Iterator[StandinServer]:
+    cat = Catalog()
+    # Released 1982 on Discogs, tagged 1981 in the library: a match that is not perfect.
+    cat.add_album("Kraftwerk", "Computer World", 1982, ["Electronic"], ["Synth-pop"])
+    with StandinServer(cat, token=TOKEN, rate_limit_per_min=1000) as srv:
+        yield srv
+
+
+def lookup(env: BeetsEnv) -> tuple[str, float | None]:
+    with sqlite3.connect(env.sidecar_path) as conn:
+        status, score = conn.execute(
+            "SELECT status, score FROM discogs_lookups WHERE album_id = ?",
+            (album_key("Kraftwerk", "Computer World"),),
+        ).fetchone()
+    return status, score
+
+
+def test_threshold_flag_and_its_boundary(tmp_path: Path, server: StandinServer) -> None:
+    env = BeetsEnv(
+        tmp_path / "beets",
+        plugins=["discogsgenres"],
+        settings={"discogsgenres": {"base_url": server.base_url, "auto": False}},
+        env={"DISCOGS_TOKEN": TOKEN},
+    )
+    spec = AlbumSpec("Kraftwerk", "Computer World", 1981, "wav", [TrackSpec("One", 120, 60, 1.0)])
+    write_library(tmp_path / "in", [spec])
+    env.run("import", str(tmp_path / "in"))
+    env.run("discogsgenres", "--threshold", "0")
+    status, score = lookup(env)
+    assert status == "hit" and score is not None and 0.55 < score < 1.0
+    # A score equal to the threshold is accepted (docs: "minimum match score") ...
+    env.run("discogsgenres", "--force", "--threshold", repr(score))
+    assert lookup(env) == ("hit", score)
+    # ... the next float above it is not, although the configured 0.55 would accept it.
+    env.run("discogsgenres", "--force", "--threshold", repr(math.nextafter(score, 1.0)))
+    assert lookup(env) == ("miss", None)
+    # The setting is read when no flag is given.
+    env.config["discogsgenres"]["threshold"] = math.nextafter(score, 1.0)
+    env.write_config()
+    env.run("discogsgenres", "--recheck-empty")
+    assert lookup(env) == ("miss", None)
+    env.config["discogsgenres"]["threshold"] = score
+    env.write_config()
+    env.run("discogsgenres", "--recheck-empty")
+    assert lookup(env) == ("hit", score)
+
+
+# -- sonicanalysis ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sonic_env(tmp_path: Path) -> BeetsEnv:
+    """Three short tracks, imported, not analysed."""
+    env = BeetsEnv(
+        tmp_path / "beets", plugins=["sonicanalysis"], settings={"sonicanalysis": {"workers": 1}}
+    )
+    tracks = [TrackSpec(f"T{i}", 100 + 10 * i, 57 + i, 3.0, 0.6) for i in range(3)]
+    write_library(tmp_path / "in", [AlbumSpec("Band", "Short Ones", 2020, "wav", tracks)])
+    env.run("import", str(tmp_path / "in"))
+    return env
+
+
+def analysed_items(env: BeetsEnv) -> set[int]:
+    if not env.sidecar_path.exists():
+        return set()
+    with sqlite3.connect(env.sidecar_path) as conn:
+        return {i for (i,) in conn.execute("SELECT item_id FROM sonic_files")}
+
+
+def failed_at(env: BeetsEnv) -> dict[int, float]:
+    with sqlite3.connect(env.sidecar_path) as conn:
+        return dict(conn.execute("SELECT item_id, failed_at FROM sonic_failures").fetchall())
+
+
+def bpms(env: BeetsEnv) -> dict[str, int]:
+    lines = env.run("ls", "-f", "$title\t$bpm").stdout.strip().splitlines()
+    return {title: int(bpm) for title, bpm in (line.split("\t") for line in lines)}
+
+
+def test_limit_analyses_at_most_n(sonic_env: BeetsEnv) -> None:
+    out = sonic_env.run("sonicanalysis", "-p", "--limit", "1").stdout
+    assert out.count("would analyse:") == 1
+    sonic_env.run("sonicanalysis", "--limit", "2")
+    assert len(analysed_items(sonic_env)) == 2
+    sonic_env.run("sonicanalysis", "--limit", "2")
+    assert len(analysed_items(sonic_env)) == 3
+
+
+def test_retry_failed_decides_over_an_unchanged_failed_file(sonic_env: BeetsEnv) -> None:
+    path = Path(sonic_env.run("ls", "-p", "title:T1").stdout.strip())
+    path.write_bytes(b"RIFF not really a wave file" * 50)
+    sonic_env.run("sonicanalysis")
+    first = failed_at(sonic_env)
+    assert len(first) == 1
+    out = sonic_env.run("sonicanalysis").stdout
+    assert "1 failed before (use --retry-failed)" in out
+    assert failed_at(sonic_env) == first  # not tried again
+    # The same unchanged file: only the flag makes the run try it again.
+    out = sonic_env.run("sonicanalysis", "--retry-failed").stdout
+    assert "0 analysed, 1 failed" in out
+    (item_id,) = first
+    assert failed_at(sonic_env)[item_id] > first[item_id]
+
+
+def test_bpm_is_filled_only_when_empty_and_set_bpm_is_on(sonic_env: BeetsEnv) -> None:
+    sonic_env.run("modify", "-y", "title:T0", "bpm=77")
+    sonic_env.config["sonicanalysis"]["set_bpm"] = False
+    sonic_env.write_config()
+    sonic_env.run("sonicanalysis", "title:T1")
+    assert bpms(sonic_env)["T1"] == 0  # set_bpm: no
+    sonic_env.config["sonicanalysis"]["set_bpm"] = True
+    sonic_env.write_config()
+    sonic_env.run("sonicanalysis", "--force")
+    got = bpms(sonic_env)
+    assert got["T0"] == 77  # an existing bpm is kept
+    assert got["T1"] > 0 and got["T2"] > 0
