@@ -2,7 +2,7 @@
 
 The library is imported from real (short) audio files; sonic vectors are written into the real
 sidecar with our Sidecar API (two well separated clusters), so these tests stay fast. The full
-chain with real analysis runs in test_pipeline_e2e.py.
+chain with real analysis runs in test_end_to_end.py.
 """
 
 from __future__ import annotations
