@@ -1,0 +1,240 @@
+"""Mutation testing (cosmic-ray) of the command layer and the core modules it leans on.
+
+Not part of ``./scripts/test``: a habit to run after changing one of the TARGETS, with its
+score and the review of its surviving mutants recorded in docs/testing.md.
+
+    .venv/bin/python -m devtools.mutation                      # every target
+    .venv/bin/python -m devtools.mutation playlist.py --budget 1800
+    .venv/bin/python -m devtools.mutation --report             # scores so far, run nothing
+
+Each target module is mutated in a copy of the tracked tree under ``--work`` (default
+``.mutation/``; the checkout is never touched) and checked with the fast test files that cover
+it, ``pytest -x`` so a killed mutant stops at its first failing test. Runs are niced and have a
+time budget per module; the session database is kept, so the next run resumes with the mutants
+not tried yet (a changed module starts a new session). cosmic-ray comes from the ``[mutation]``
+extra and is installed into the running Python when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Module -> the test files (and -k selections) that cover it and run in seconds to minutes.
+TARGETS: dict[str, list[str]] = {
+    "beetsplug/_dspipeline/sonic/layout.py": ["tests/test_feature_layout.py"],
+    "beetsplug/_dspipeline/playlist.py": ["tests/test_playlist.py"],
+    "beetsplug/_dspipeline/discogs_http.py": [
+        "tests/test_discogs_http.py",
+        "tests/test_token_secrecy.py",
+    ],
+    "beetsplug/dsplaylist.py": [
+        "tests/test_command_flags.py",
+        "-k",
+        "mode or max_per_artist or count",
+    ],
+    "beetsplug/discogsgenres.py": [
+        "tests/test_token_secrecy.py",
+        "tests/test_discogsgenres_plugin.py",
+        "tests/test_command_flags.py::test_threshold_flag_and_its_boundary",
+    ],
+    "beetsplug/sonicanalysis.py": [
+        "tests/test_command_flags.py",
+        "-k",
+        "limit or retry or bpm",
+        "tests/test_sonicanalysis_plugin.py",
+    ],
+    "beetsplug/dsreport.py": ["tests/test_report.py"],
+    "beetsplug/buildartifacts.py": ["tests/test_buildartifacts_plugin.py"],
+}
+
+# Operators left out: bit, shift, power, modulo and floor-division swaps mostly duplicate a
+# killed +-*/ mutant or rewrite `X | None` annotations (never evaluated here: equivalent);
+# `is`/`is not` swaps of value comparisons are equivalent for small ints and interned strings.
+EXCLUDED_OPERATORS = [
+    r"core/ReplaceBinaryOperator_.*(Pow|Mod|FloorDiv|RShift|LShift|BitOr|BitAnd|BitXor)",
+    r"core/ReplaceComparisonOperator_(Eq|NotEq|Lt|LtE|Gt|GtE)_(Is|IsNot)$",
+    r"core/ReplaceComparisonOperator_(Is|IsNot)_(Lt|LtE|Gt|GtE)$",
+    r"core/VariableInserter",
+    r"core/VariableReplacer",
+]
+
+
+@dataclass
+class Score:
+    module: str
+    killed: int
+    survived: int
+    incompetent: int
+    pending: int
+
+    @property
+    def percent(self) -> float:
+        tried = self.killed + self.survived
+        return 100.0 * self.killed / tried if tried else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.module}: {self.killed} killed, {self.survived} survived "
+            f"({self.percent:.1f} % killed), {self.incompetent} incompetent, "
+            f"{self.pending} not tried yet"
+        )
+
+
+def ensure_cosmic_ray() -> None:
+    if shutil.which("cosmic-ray", path=str(Path(sys.executable).parent)) is None:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "-e", f"{ROOT}[mutation]"], check=True
+        )
+
+
+def tool(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def copy_tree(dest: Path) -> None:
+    """The tracked files of the checkout (as they are on disk) into ``dest``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def session_paths(work: Path, module: str) -> tuple[Path, Path, Path]:
+    stem = module.replace("/", "_").removesuffix(".py")
+    return work / f"{stem}.toml", work / f"{stem}.sqlite", work / f"{stem}.hash"
+
+
+def write_config(path: Path, module: str, tests: list[str], timeout: float) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *tests,
+    ]
+    excluded = ", ".join(f"'{e}'" for e in EXCLUDED_OPERATORS)
+    path.write_text(
+        "[cosmic-ray]\n"
+        f'module-path = "{module}"\n'
+        f"timeout = {timeout:.0f}\n"
+        "excluded-modules = []\n"
+        f"test-command = '{shlex.join(command)}'\n"
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+        "[cosmic-ray.filters.operators-filter]\n"
+        f"exclude-operators = [{excluded}]\n",
+        "utf-8",
+    )
+
+
+def run_module(work: Path, tree: Path, module: str, budget: float) -> None:
+    config, session, stamp = session_paths(work, module)
+    digest = hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
+    tests = TARGETS[module]
+    if not session.exists() or stamp.read_text() != digest:
+        # Baseline: the tests must pass unmutated; its time sets the per-mutant timeout.
+        started = time.monotonic()
+        base = subprocess.run(
+            ["nice", "-n", "15", sys.executable, "-m", "pytest", "-x", "-q", *tests],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if base.returncode != 0:
+            raise SystemExit(f"{module}: the tests fail unmutated:\n{base.stdout[-3000:]}")
+        write_config(config, module, tests, timeout=max(60.0, 3 * (time.monotonic() - started)))
+        session.unlink(missing_ok=True)
+        subprocess.run(
+            [tool("cosmic-ray"), "init", str(config), str(session)], cwd=tree, check=True
+        )
+        subprocess.run(
+            [tool("cr-filter-operators"), str(session), str(config)], cwd=tree, check=True
+        )
+        stamp.write_text(digest)
+    proc = subprocess.Popen(
+        ["nice", "-n", "15", tool("cosmic-ray"), "exec", str(config), str(session)],
+        cwd=tree,
+        start_new_session=True,
+    )
+    try:
+        proc.wait(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        print(f"{module}: time budget of {budget:.0f} s used up; the next run resumes")
+    finally:
+        # A mutant interrupted mid-test may still be on disk in the copy.
+        shutil.copy2(ROOT / module, tree / module)
+
+
+def score(work: Path, module: str) -> Score | None:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    _, session, _ = session_paths(work, module)
+    if not session.exists():
+        return None
+    killed = survived = incompetent = 0
+    survivors = []
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        pending = sum(1 for _ in db.pending_work_items)
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.test_outcome == TestOutcome.KILLED:
+                killed += 1
+            elif result.test_outcome == TestOutcome.SURVIVED:
+                survived += 1
+                survivors.append(f"# job {item.job_id}\n{result.diff}")
+            else:
+                incompetent += 1
+    session.with_suffix(".survivors.diff").write_text("\n".join(survivors), "utf-8")
+    return Score(module, killed, survived, incompetent, pending)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="target paths or file names (default: all)")
+    parser.add_argument("--budget", type=float, default=1200, help="seconds per module")
+    parser.add_argument("--work", type=Path, default=ROOT / ".mutation")
+    parser.add_argument("--report", action="store_true", help="print the scores, run nothing")
+    args = parser.parse_args()
+    chosen = [m for m in TARGETS if not args.modules or any(m.endswith(a) for a in args.modules)]
+    if not chosen:
+        parser.error(f"no target matches {args.modules}; targets: {', '.join(TARGETS)}")
+    ensure_cosmic_ray()
+    args.work.mkdir(parents=True, exist_ok=True)
+    if not args.report:
+        tree = args.work / "tree"
+        copy_tree(tree)
+        for module in chosen:
+            run_module(args.work.resolve(), tree, module, args.budget)
+    for module in chosen:
+        result = score(args.work, module)
+        print(result.line() if result else f"{module}: not run yet")
+    print(f"surviving mutants (diffs): {args.work}/*.survivors.diff")
+
+
+if __name__ == "__main__":
+    main()
