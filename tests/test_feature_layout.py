@@ -82,3 +82,24 @@ def test_spectral_names_hold_their_quantities_on_white_noise() -> None:
     assert value["zcr_median"] == pytest.approx(0.5, rel=0.1)  # a sign change every other sample
     for quantity in ("centroid", "rolloff", "bandwidth"):
         assert value[f"spec_{quantity}_iqr"] < 0.1 * value[f"spec_{quantity}_median"]
+
+
+def test_signal_parameters_are_the_specified_ones() -> None:
+    # The layout's "Signal parameters", "Segments" and "Too few beats" sections.
+    assert (layout.SAMPLE_RATE, layout.HOP_LENGTH, layout.N_FFT, layout.N_MFCC) == (
+        22050,
+        512,
+        2048,
+        20,
+    )
+    assert layout.MIN_BEATS == 4
+    assert (layout.SEGMENT_SECONDS, layout.SEGMENT_MIN_TRACK_SECONDS) == (30.0, 60.0)
+    assert layout.GRID_SECONDS == 0.5  # docs/sonic-features.md: 0.5 s windows without beats
+    assert layout.PITCH_CLASSES == (
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"
+    )  # fmt: skip
+
+
+def test_unknown_name_is_a_key_error_naming_it() -> None:
+    with pytest.raises(KeyError, match="no_such_feature"):
+        layout.feature_index("no_such_feature")
