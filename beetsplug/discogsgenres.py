@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from beets import ui
+from beets import config, ui
 from beets.dbcore import types
 from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
