@@ -13,6 +13,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,6 +35,10 @@ from beetsplug._dspipeline.playlist import (
 )
 
 SONIC_DIM = 137
+
+
+def _playlist(*args: Any, **kwargs: Any) -> list[PlaylistEntry]:
+    return generate_playlist(*args, **kwargs).entries
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -181,7 +186,7 @@ def test_seed_from_one_cluster_yields_mostly_that_cluster(
         for cluster in range(4):
             for position in (5, 17, 40):
                 seed = int(np.flatnonzero(labels == cluster)[position])
-                entries = generate_playlist(art, [seed], count=30, mode=mode, max_per_artist=3)
+                entries = _playlist(art, [seed], count=30, mode=mode, max_per_artist=3)
                 # narrow's 0.55 gate leaves only close genre sets: shorter lists
                 assert len(entries) >= (10 if mode == "narrow" else 30)
                 values.append(_precision(entries, labels, cluster))
@@ -196,7 +201,7 @@ def test_seed_from_one_cluster_yields_mostly_that_cluster(
 def test_seeds_lead_and_scores_come_from_the_seed(clustered: tuple[Artifacts, np.ndarray]) -> None:
     art, labels = clustered
     seeds = [int(np.flatnonzero(labels == 2)[0]), int(np.flatnonzero(labels == 2)[30])]
-    entries = generate_playlist(art, seeds, count=12)
+    entries = _playlist(art, seeds, count=12)
     assert [e.index for e in entries[:2]] == seeds
     assert all(e.is_seed for e in entries[:2]) and not any(e.is_seed for e in entries[2:])
     assert entries[0].score == pytest.approx(1.0, abs=1e-5)
@@ -253,10 +258,14 @@ def test_genre_gate_just_below_and_above_threshold(
     sims = genre_similarity(art, [0])
     assert sims[1] == pytest.approx(_expected_genre_sim(cos_below, jaccard), abs=1e-5)
     assert sims[2] == pytest.approx(_expected_genre_sim(cos_above, jaccard), abs=1e-5)
-    entries = generate_playlist(art, [0], count=10, mode=mode)
+    entries = _playlist(art, [0], count=10, mode=mode, strict=True)
     assert [e.index for e in entries] == [0, 2]
+    # without --strict the gate is relaxed to fill the list, and the entry says so
+    relaxed = generate_playlist(art, [0], count=10, mode=mode)
+    assert [(e.index, e.step) for e in relaxed.entries] == [(0, "seed"), (2, "match"), (1, "gate")]
+    assert relaxed.step_counts() == {"seed": 1, "match": 1, "gate": 1}
     # discover has no gate: both candidates come back
-    assert sorted(e.index for e in generate_playlist(art, [0], mode="discover")) == [0, 1, 2]
+    assert sorted(e.index for e in _playlist(art, [0], mode="discover")) == [0, 1, 2]
 
 
 def test_tracks_without_genres_fail_the_gate_but_not_discover(tmp_path: Path) -> None:
@@ -265,12 +274,12 @@ def test_tracks_without_genres_fail_the_gate_but_not_discover(tmp_path: Path) ->
         write_artifacts(tmp_path, sonic=np.ones((3, 4)), genre_raw=raw, artists=["a", "b", "c"])
     )
     modes = {**DEFAULT_MODES, "open": ModeSettings(genre_gate=0.0, sonic_floor=0.0, use_genre=True)}
-    assert [e.index for e in generate_playlist(art, [0], mode="open", modes=modes)] == [0, 1]
-    assert [e.index for e in generate_playlist(art, [0], mode="dynamic")] == [0, 1]
-    assert sorted(e.index for e in generate_playlist(art, [0], mode="discover")) == [0, 1, 2]
-    assert sorted(e.index for e in generate_playlist(art, [0], mode="sonic-only")) == [0, 1, 2]
+    assert [e.index for e in _playlist(art, [0], mode="open", modes=modes, strict=True)] == [0, 1]
+    assert [e.index for e in _playlist(art, [0], mode="dynamic", strict=True)] == [0, 1]
+    assert sorted(e.index for e in _playlist(art, [0], mode="discover")) == [0, 1, 2]
+    assert sorted(e.index for e in _playlist(art, [0], mode="sonic-only")) == [0, 1, 2]
     with pytest.raises(PlaylistError, match="no seed track has any"):
-        generate_playlist(art, [2], mode="narrow")
+        _playlist(art, [2], mode="narrow")
 
 
 def test_sonic_floor_per_mode(tmp_path: Path) -> None:
@@ -281,7 +290,7 @@ def test_sonic_floor_per_mode(tmp_path: Path) -> None:
     artists = [f"x{i}" for i in range(len(cosines))]
     art = load_artifacts(write_artifacts(tmp_path, sonic=sonic, genre_raw=raw, artists=artists))
     kept = {
-        mode: sorted(e.index for e in generate_playlist(art, [0], mode=mode))
+        mode: sorted(e.index for e in _playlist(art, [0], mode=mode, strict=True))
         for mode in ("narrow", "dynamic", "discover", "sonic-only")
     }
     assert kept == {
@@ -291,7 +300,10 @@ def test_sonic_floor_per_mode(tmp_path: Path) -> None:
         "sonic-only": [0, 1, 2],
     }
     strict = {"dynamic": ModeSettings(genre_gate=0.3, sonic_floor=0.9, use_genre=True)}
-    assert [e.index for e in generate_playlist(art, [0], modes=strict)] == [0]
+    assert [e.index for e in _playlist(art, [0], modes=strict, strict=True)] == [0]
+    # relaxed: the floor goes first, then the list is full
+    steps = [e.step for e in _playlist(art, [0], modes=strict)]
+    assert steps == ["seed"] + ["floor"] * 4
 
 
 def test_sonic_only_ranks_by_sonic_embedding(tmp_path: Path) -> None:
@@ -301,10 +313,10 @@ def test_sonic_only_ranks_by_sonic_embedding(tmp_path: Path) -> None:
     art = load_artifacts(
         write_artifacts(tmp_path, sonic=sonic, genre_raw=raw, artists=["a", "b", "c"])
     )
-    hybrid = sorted(generate_playlist(art, [0], mode="discover")[1:], key=lambda e: -e.score)
+    hybrid = sorted(_playlist(art, [0], mode="discover")[1:], key=lambda e: -e.score)
     assert [e.index for e in hybrid] == [1, 2]
     assert hybrid[0].score == pytest.approx(0.6 * 0.6 + 0.4 * 1.0, abs=1e-5)
-    sonic_only = sorted(generate_playlist(art, [0], mode="sonic-only")[1:], key=lambda e: -e.score)
+    sonic_only = sorted(_playlist(art, [0], mode="sonic-only")[1:], key=lambda e: -e.score)
     assert [e.index for e in sonic_only] == [2, 1]
     assert sonic_only[0].score == pytest.approx(0.9, abs=1e-5)
 
@@ -325,15 +337,19 @@ def test_artist_cap_and_no_artist_twice_in_a_row(tmp_path: Path) -> None:
         )
     )
     for cap in (1, 3, 5):
-        entries = generate_playlist(art, [0], count=20, max_per_artist=cap, mode="discover")
+        entries = _playlist(art, [0], count=20, max_per_artist=cap, mode="discover", strict=True)
         per_artist = Counter(e.artist for e in entries)
         assert max(per_artist.values()) <= cap
         assert len(entries) == min(20, 4 * cap)
         keys = [e.artist for e in entries]
         assert all(a != b for a, b in itertools.pairwise(keys)), keys
-    # without a cap the default (a tenth of the list) applies
-    default = generate_playlist(art, [0], count=20, mode="discover")
-    assert max(Counter(e.artist for e in default).values()) == 2
+        # relaxed, the cap gives way last: the list is full
+        relaxed = _playlist(art, [0], count=20, max_per_artist=cap, mode="discover")
+        assert len(relaxed) == 20
+        assert sum(e.step == "artist_cap" for e in relaxed) == 20 - min(20, 4 * cap)
+    # without a cap the default applies: 20 / min(10, 4 artists) = 5 per artist
+    default = _playlist(art, [0], count=20, mode="discover", strict=True)
+    assert max(Counter(e.artist for e in default).values()) == 5
 
 
 def test_huge_cap_still_alternates_artists(tmp_path: Path) -> None:
@@ -345,7 +361,7 @@ def test_huge_cap_still_alternates_artists(tmp_path: Path) -> None:
     art = load_artifacts(
         write_artifacts(tmp_path, sonic=sonic, genre_raw=np.ones((n_tracks, 1)), artists=artists)
     )
-    entries = generate_playlist(art, [0], count=12, max_per_artist=100)
+    entries = _playlist(art, [0], count=12, max_per_artist=100)
     keys = [e.artist for e in entries]
     assert len(entries) == 12
     assert all(a != b for a, b in itertools.pairwise(keys)), keys
@@ -363,7 +379,7 @@ def test_short_pool_of_one_artist_is_trimmed_to_alternate(tmp_path: Path) -> Non
             artists=artists,
         )
     )
-    entries = generate_playlist(art, [0], count=12, max_per_artist=100)
+    entries = _playlist(art, [0], count=12, max_per_artist=100, strict=True)
     keys = [e.artist for e in entries]
     assert Counter(keys) == {"A": 3, "B": 1, "C": 1}
     assert all(a != b for a, b in itertools.pairwise(keys)), keys
@@ -389,7 +405,7 @@ def test_order_follows_end_to_start_transitions(tmp_path: Path) -> None:
             artists=[f"p{i}" for i in range(n_tracks)],
         )
     )
-    assert [e.index for e in generate_playlist(art, [0], count=5)] == chain
+    assert [e.index for e in _playlist(art, [0], count=5)] == chain
 
 
 def test_missing_files_are_skipped(tmp_path: Path) -> None:
@@ -404,11 +420,11 @@ def test_missing_files_are_skipped(tmp_path: Path) -> None:
     )
     for row in (2, 5, 7):
         os.remove(art.item_paths[row])
-    entries = generate_playlist(art, [0], count=10)
+    entries = _playlist(art, [0], count=10)
     assert sorted(e.index for e in entries) == [0, 1, 3, 4, 6, 8, 9]
     # a missing seed still steers but is not listed
     os.remove(art.item_paths[0])
-    assert 0 not in {e.index for e in generate_playlist(art, [0], count=10)}
+    assert 0 not in {e.index for e in _playlist(art, [0], count=10)}
 
 
 def test_duplicate_songs_are_listed_once(tmp_path: Path) -> None:
@@ -423,19 +439,19 @@ def test_duplicate_songs_are_listed_once(tmp_path: Path) -> None:
             titles=titles,
         )
     )
-    assert sorted(e.index for e in generate_playlist(art, [0], max_per_artist=5)) == [0, 2, 3]
+    assert sorted(e.index for e in _playlist(art, [0], max_per_artist=5)) == [0, 2, 3]
 
 
 def test_bad_requests_have_clear_errors(clustered: tuple[Artifacts, np.ndarray]) -> None:
     art, _ = clustered
     with pytest.raises(PlaylistError, match="unknown mode 'wild'"):
-        generate_playlist(art, [0], mode="wild")
+        _playlist(art, [0], mode="wild")
     with pytest.raises(PlaylistError, match="out of range"):
-        generate_playlist(art, [len(art)])
+        _playlist(art, [len(art)])
     with pytest.raises(PlaylistError, match="no seed"):
-        generate_playlist(art, [])
+        _playlist(art, [])
     with pytest.raises(PlaylistError, match="count must be"):
-        generate_playlist(art, [0], count=0)
+        _playlist(art, [0], count=0)
     assert art.indices_for_items([20, 999999, 10]) == [1, 0]
 
 
@@ -579,7 +595,7 @@ def test_playlists_from_builder_artifacts(tmp_path: Path) -> None:
     for mode in ("dynamic", "discover", "sonic-only"):
         precisions, lengths = [], []
         for seed in seeds.tolist():
-            entries = generate_playlist(art, [seed], count=30, mode=mode)
+            entries = _playlist(art, [seed], count=30, mode=mode)
             assert (
                 entries[0].index == seed and entries[0].path == tracks[art.item_ids[seed] - 1].path
             )

@@ -40,17 +40,22 @@ __all__ = [
     "DEFAULT_MODES",
     "GENRE_COSINE_WEIGHT",
     "GENRE_JACCARD_WEIGHT",
+    "STEP_NAMES",
     "Artifacts",
     "ArtifactsError",
     "ArtifactsInvalid",
     "ArtifactsMissing",
     "ModeSettings",
+    "Playlist",
     "PlaylistEntry",
     "PlaylistError",
+    "Rejection",
+    "default_caps",
     "default_max_per_artist",
     "generate_playlist",
     "genre_similarity",
     "load_artifacts",
+    "nearest_seed",
     "write_m3u",
 ]
 
@@ -122,6 +127,15 @@ class Artifacts:
     hybrid: FloatArray  # (N, Ks + Kg)
     bpm: FloatArray | None  # (N,) beats per minute
     meta: dict[str, Any]
+    album_ids: StrArray  # (N,) album keys; the track id where the artifacts have none
+
+    @cached_property
+    def n_artists(self) -> int:
+        return int(np.unique(self.artist_keys).size)
+
+    @cached_property
+    def n_albums(self) -> int:
+        return int(np.unique(self.album_ids).size)
 
     def __len__(self) -> int:
         return int(self.track_ids.shape[0])
@@ -162,6 +176,7 @@ _OPTIONAL_KEYS = (
     "track_artists",
     "track_titles",
     "bpm_array",
+    "album_ids",
     "dsp_sonic_embedding_start",
     "dsp_sonic_embedding_end",
 )
@@ -204,7 +219,14 @@ def _validate(source: Path, arrays: dict[str, np.ndarray]) -> Artifacts:
     for key, value in arrays.items():
         if key not in {"dsp_meta", "genre_vocab"} and value.shape[:1] != (n_tracks,):
             raise fail(f"'{key}' has {value.shape[:1]} rows, expected {n_tracks}")
-    for key in ("track_ids", "artist_keys", "item_paths", "genre_vocab", "track_artists"):
+    for key in (
+        "track_ids",
+        "artist_keys",
+        "item_paths",
+        "genre_vocab",
+        "track_artists",
+        "album_ids",
+    ):
         if key in arrays and arrays[key].dtype.kind != "U":
             raise fail(f"'{key}' is not a unicode string array")
     if arrays["item_ids"].dtype.kind not in "iu":
@@ -254,12 +276,40 @@ def _validate(source: Path, arrays: dict[str, np.ndarray]) -> Artifacts:
         hybrid=embedding("dsp_hybrid_embedding"),
         bpm=None if bpm is None else np.asarray(bpm, dtype=np.float32),
         meta=meta,
+        album_ids=arrays.get("album_ids", track_ids),
     )
+
+
+STEP_NAMES: Mapping[str, str] = {
+    "seed": "seed",
+    "match": "passed every filter",
+    "floor": "sonic floor relaxed",
+    "gate": "genre gate relaxed",
+    "album_cap": "per-album cap relaxed",
+    "artist_cap": "per-artist cap relaxed",
+}
+EXPLAIN_PER_SLOT = 3
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A candidate ranked above a pick but passed over, and why (``--explain``)."""
+
+    index: int
+    artist: str
+    title: str
+    score: float
+    reason: str
 
 
 @dataclass(frozen=True)
 class PlaylistEntry:
-    """One playlist line; ``index`` is the artifact row, ``score`` the similarity to the seeds."""
+    """One playlist line; ``index`` is the artifact row, ``score`` the similarity to the seeds.
+
+    ``step`` says what chose it: ``seed``, ``match`` (every filter passed) or the relaxation
+    step (``floor``, ``gate``, ``caps``; see :data:`STEP_NAMES`). ``rejected``: with
+    ``explain``, the nearest candidates passed over just before this pick.
+    """
 
     index: int
     item_id: int
@@ -268,6 +318,27 @@ class PlaylistEntry:
     title: str
     score: float
     is_seed: bool
+    step: str = "seed"
+    rejected: tuple[Rejection, ...] = ()
+
+
+@dataclass(frozen=True)
+class Playlist:
+    """The entries in play order, and what was asked."""
+
+    entries: list[PlaylistEntry]
+    mode: str
+    requested: int
+    strict: bool = False
+    steering_seeds: int = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def step_counts(self) -> dict[str, int]:
+        """Entries per step, in the order of :data:`STEP_NAMES`, zero counts left out."""
+        counts = Counter(entry.step for entry in self.entries)
+        return {step: counts[step] for step in STEP_NAMES if counts[step]}
 
 
 def genre_similarity(art: Artifacts, seed_indices: Sequence[int]) -> FloatArray:
@@ -276,22 +347,58 @@ def genre_similarity(art: Artifacts, seed_indices: Sequence[int]) -> FloatArray:
     Per seed: 0.6 × cosine of the smoothed genre rows + 0.4 × Jaccard of the raw genre sets.
     Tracks (or seeds) without genres score 0 against them.
     """
-    seeds = np.asarray(seed_indices, dtype=np.intp)
-    seed_rows = art.genre_smoothed[seeds]  # (S, G)
-    dots = art.genre_smoothed @ seed_rows.T  # (N, S)
-    norm_products = art.genre_norms[:, None] * art.genre_norms[seeds][None, :]
-    cosine = np.divide(dots, norm_products, out=np.zeros_like(dots), where=norm_products > 0)
+    best = np.zeros(len(art), dtype=np.float32)
     present = art.genre_present
-    shared = np.asarray((present @ present[seeds].T).todense(), dtype=np.float32)  # (N, S)
-    union = art.genre_counts[:, None] + art.genre_counts[seeds][None, :] - shared
-    jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
-    combined = GENRE_COSINE_WEIGHT * cosine + GENRE_JACCARD_WEIGHT * jaccard
-    return np.asarray(combined.max(axis=1), dtype=np.float32)
+    for chunk in _chunks(seed_indices):
+        seed_rows = art.genre_smoothed[chunk]  # (S, G)
+        dots = art.genre_smoothed @ seed_rows.T  # (N, S)
+        norm_products = art.genre_norms[:, None] * art.genre_norms[chunk][None, :]
+        cosine = np.divide(dots, norm_products, out=np.zeros_like(dots), where=norm_products > 0)
+        shared = np.asarray((present @ present[chunk].T).todense(), dtype=np.float32)  # (N, S)
+        union = art.genre_counts[:, None] + art.genre_counts[chunk][None, :] - shared
+        jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+        combined = GENRE_COSINE_WEIGHT * cosine + GENRE_JACCARD_WEIGHT * jaccard
+        np.maximum(best, combined.max(axis=1), out=best)
+    return best
+
+
+def _chunks(rows: Sequence[int], size: int = 256) -> Iterable[npt.NDArray[np.intp]]:
+    # (N, S) similarity blocks: an artist with thousands of seed tracks must not need N × S memory.
+    seeds = np.asarray(rows, dtype=np.intp)
+    for start in range(0, seeds.size, size):
+        yield seeds[start : start + size]
+
+
+def nearest_seed(
+    embedding: FloatArray, seed_indices: Sequence[int]
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """(N,) best cosine to any seed and (N,) position (in ``seed_indices``) of that seed."""
+    best = np.full(embedding.shape[0], -np.inf, dtype=np.float32)
+    owner = np.zeros(embedding.shape[0], dtype=np.intp)
+    offset = 0
+    for chunk in _chunks(seed_indices):
+        sims = embedding @ embedding[chunk].T
+        top = sims.argmax(axis=1)
+        value = sims[np.arange(sims.shape[0]), top]
+        better = value > best
+        best[better] = value[better]
+        owner[better] = top[better] + offset
+        offset += chunk.size
+    return best, owner
+
+
+def default_caps(count: int, n_artists: int, n_albums: int) -> tuple[int, int]:
+    """Default (per-artist, per-album) caps: ``ceil(count / min(10, artists))`` and
+    ``ceil(count / min(5, albums))``, so a one-artist or one-album library is not cut short
+    while a large one keeps at most a tenth of the list per artist and a fifth per album."""
+    artist_cap = math.ceil(count / max(1, min(10, n_artists)))
+    album_cap = math.ceil(count / max(1, min(5, n_albums)))
+    return artist_cap, album_cap
 
 
 def default_max_per_artist(count: int) -> int:
-    """Per-artist cap when none is given: a tenth of the playlist, at least 1."""
-    return max(1, math.ceil(count / 10))
+    """The per-artist cap of a library with at least ten artists: a tenth of the list."""
+    return default_caps(count, 10, 5)[0]
 
 
 def generate_playlist(
@@ -301,26 +408,38 @@ def generate_playlist(
     count: int = 30,
     mode: str = "dynamic",
     max_per_artist: int | None = None,
+    max_per_album: int | None = None,
+    max_seeds: int = 3,
+    strict: bool = False,
+    exclude: Iterable[int] = (),
+    avoid: str | None = None,
+    explain: bool = False,
     modes: Mapping[str, ModeSettings] = DEFAULT_MODES,
     exists: Callable[[str], bool] = os.path.exists,
-) -> list[PlaylistEntry]:
-    """Playlist of up to ``count`` entries (seeds first) for artifact rows ``seed_indices``.
+) -> Playlist:
+    """Playlist of up to ``count`` entries for artifact rows ``seed_indices``.
 
-    Seeds whose files are missing still steer the choice but are left out of the list. Fewer
-    than ``count`` entries come back when the filters leave too few candidates.
+    At most ``max_seeds`` seeds lead the list (distinct artists first); every seed steers the
+    choice. Candidates are taken by score, interleaved over the seeds they are closest to.
+    When too few pass the mode's filters, the sonic floor, then the genre gate, then the caps
+    are relaxed in turn (unless ``strict``); each entry says which step chose it. ``exclude``:
+    rows never picked. ``avoid``: ``"artist"`` or ``"album"`` keeps the seeds' artists or albums
+    out of the picks (artist/album seeds). ``explain`` records passed-over candidates per pick.
     """
     if mode not in modes:
         raise PlaylistError(f"unknown mode {mode!r} (choose from {', '.join(modes)})")
-    if count < 1:
-        raise PlaylistError(f"count must be at least 1, got {count}")
-    if max_per_artist is not None and max_per_artist < 1:
-        raise PlaylistError(f"max_per_artist must be at least 1, got {max_per_artist}")
-    seeds = list(dict.fromkeys(int(i) for i in seed_indices))
-    if not seeds:
-        raise PlaylistError("no seed tracks given")
-    bad = [i for i in seeds if not 0 <= i < len(art)]
-    if bad:
-        raise PlaylistError(f"seed index {bad[0]} out of range (artifacts have {len(art)} tracks)")
+    for name, value in (
+        ("count", count),
+        ("max_per_artist", max_per_artist),
+        ("max_per_album", max_per_album),
+    ):
+        if value is not None and value < 1:
+            raise PlaylistError(f"{name} must be at least 1, got {value}")
+    if max_seeds < 0:
+        raise PlaylistError(f"max_seeds must not be negative, got {max_seeds}")
+    if avoid not in (None, "artist", "album"):
+        raise PlaylistError(f"avoid must be 'artist' or 'album', got {avoid!r}")
+    seeds = _check_seeds(art, seed_indices)
     settings = modes[mode]
     if settings.genre_gate is not None and not np.any(art.genre_counts[seeds] > 0):
         raise PlaylistError(
@@ -328,71 +447,263 @@ def generate_playlist(
             "try mode 'discover' or 'sonic-only'"
         )
 
-    sonic_sim = (art.sonic @ art.sonic[seeds].T).max(axis=1)  # (N,)
     embedding = art.hybrid if settings.use_genre else art.sonic
-    score = (embedding @ embedding[seeds].T).max(axis=1)  # (N,)
-    eligible = sonic_sim >= settings.sonic_floor
+    score, owner = nearest_seed(embedding, seeds)
+    sonic_sim = score if not settings.use_genre else nearest_seed(art.sonic, seeds)[0]
+    floor_ok = sonic_sim >= settings.sonic_floor
+    gate_ok = np.ones(len(art), dtype=bool)
+    genre_sim: FloatArray | None = None
     if settings.genre_gate is not None:
-        eligible &= art.genre_counts > 0
-        eligible &= genre_similarity(art, seeds) >= settings.genre_gate
-    eligible[seeds] = False
-    candidates = np.flatnonzero(eligible)
-    candidates = candidates[np.argsort(-score[candidates], kind="stable")]
+        genre_sim = genre_similarity(art, seeds)
+        gate_ok = (art.genre_counts > 0) & (genre_sim >= settings.genre_gate)
 
-    cap = max_per_artist if max_per_artist is not None else default_max_per_artist(count)
-    # No order avoids neighbours of one artist if it fills more than half the list.
-    cap = min(cap, math.ceil(count / 2))
-    chosen_seeds = [i for i in seeds if exists(str(art.item_paths[i]))][:count]
-    per_artist = Counter(str(art.artist_keys[i]) for i in chosen_seeds)
-    seen_songs = {_song_key(art, i) for i in seeds}
-    picked: list[int] = []
-    for row in candidates.tolist():
-        if len(chosen_seeds) + len(picked) >= count:
+    blocked = np.zeros(len(art), dtype=bool)
+    blocked[seeds] = True
+    blocked[np.asarray(list(exclude), dtype=np.intp)] = True
+    if avoid is not None:
+        groups = art.artist_keys if avoid == "artist" else art.album_ids
+        blocked |= np.isin(groups, np.unique(groups[seeds]))
+    ranked = _interleaved_ranking(np.flatnonzero(~blocked), score, owner)
+
+    listed = _listed_seeds(art, seeds, min(max_seeds, count), exists)
+    artist_cap, album_cap = default_caps(count, art.n_artists, art.n_albums)
+    artist_cap = max_per_artist or artist_cap
+    album_cap = max_per_album or album_cap
+    if art.n_artists > 1:  # no order avoids neighbours of one artist filling over half the list
+        artist_cap = min(artist_cap, math.ceil(count / 2))
+
+    # (name, candidate mask, per-artist cap applies, per-album cap applies)
+    everyone = np.ones_like(gate_ok)
+    steps = [("match", floor_ok & gate_ok, True, True)]
+    if not strict:
+        steps += [
+            ("floor", gate_ok, True, True),
+            ("gate", everyone, True, True),
+            ("album_cap", everyone, True, False),
+            ("artist_cap", everyone, False, False),
+        ]
+    selector = _Selector(
+        art,
+        count=count,
+        lead=listed,
+        seeds=seeds,
+        score=score,
+        artist_cap=artist_cap,
+        album_cap=album_cap,
+        explain=explain,
+        exists=exists,
+    )
+
+    def reason(row: int) -> str:
+        if genre_sim is not None and not gate_ok[row]:
+            if art.genre_counts[row] == 0:
+                return "no genres (genre gate)"
+            return f"genre similarity {genre_sim[row]:.2f} < gate {settings.genre_gate:.2f}"
+        return f"sonic similarity {sonic_sim[row]:.2f} < floor {settings.sonic_floor:.2f}"
+
+    previous: tuple[npt.NDArray[np.bool_], bool, bool] | None = None
+    for name, mask, artist_capped, album_capped in steps:
+        # A step that relaxes nothing (no gate in this mode, nothing below the floor) is skipped.
+        if (
+            previous is not None
+            and (artist_capped, album_capped) == previous[1:]
+            and np.array_equal(mask, previous[0])
+        ):
+            continue
+        previous = (mask, artist_capped, album_capped)
+        selector.walk(name, ranked, mask, (artist_capped, album_capped), reason)
+        if selector.full:
             break
-        artist = str(art.artist_keys[row])
-        song = _song_key(art, row)
-        if per_artist[artist] >= cap or song in seen_songs:
-            continue
-        if not exists(str(art.item_paths[row])):
-            continue
-        picked.append(row)
-        per_artist[artist] += 1
-        seen_songs.add(song)
-    _trim_to_alternate(art, picked, per_artist, len(chosen_seeds))
+    if strict:
+        selector.trim_to_alternate()
 
-    ordered = chosen_seeds + _order_for_transitions(art, picked, chosen_seeds)
-    seed_set = set(seeds)
-    return [
-        PlaylistEntry(
-            index=row,
-            item_id=int(art.item_ids[row]),
-            path=str(art.item_paths[row]),
-            artist=str(art.track_artists[row]),
-            title=str(art.track_titles[row]),
-            score=float(score[row]),
-            is_seed=row in seed_set,
-        )
-        for row in ordered
-    ]
+    ordered = listed + _order_for_transitions(art, selector.picked, listed)
+    return Playlist(
+        entries=[
+            make_entry(
+                art,
+                row,
+                float(score[row]),
+                step=selector.step_of.get(row, "seed"),
+                rejected=tuple(selector.rejected.get(row, ())),
+            )
+            for row in ordered
+        ],
+        mode=mode,
+        requested=count,
+        strict=strict,
+        steering_seeds=len(seeds),
+    )
 
 
-def _trim_to_alternate(
-    art: Artifacts, picked: list[int], per_artist: Counter[str], n_seeds: int
-) -> None:
-    """Drop the lowest-scored picks of an artist filling more than half the list (short pools),
-    since no order could then keep that artist's tracks apart. ``picked`` is in score order."""
-    while picked:
-        artist, most = per_artist.most_common(1)[0]
-        if most <= math.ceil((n_seeds + len(picked)) / 2):
-            return
-        mine = [j for j, row in enumerate(picked) if str(art.artist_keys[row]) == artist]
-        if not mine:  # only seeds of that artist: nothing to drop
-            return
-        del picked[mine[-1]]
-        per_artist[artist] -= 1
+def _check_seeds(art: Artifacts, seed_indices: Sequence[int]) -> list[int]:
+    seeds = list(dict.fromkeys(int(i) for i in seed_indices))
+    if not seeds:
+        raise PlaylistError("no seed tracks given")
+    bad = [i for i in seeds if not 0 <= i < len(art)]
+    if bad:
+        raise PlaylistError(f"seed index {bad[0]} out of range (artifacts have {len(art)} tracks)")
+    return seeds
 
 
-def _song_key(art: Artifacts, row: int) -> tuple[str, str]:
+def make_entry(
+    art: Artifacts, row: int, score: float, *, step: str, rejected: tuple[Rejection, ...] = ()
+) -> PlaylistEntry:
+    return PlaylistEntry(
+        index=row,
+        item_id=int(art.item_ids[row]),
+        path=str(art.item_paths[row]),
+        artist=str(art.track_artists[row]),
+        title=str(art.track_titles[row]),
+        score=score,
+        is_seed=step == "seed",
+        step=step,
+        rejected=rejected,
+    )
+
+
+def _interleaved_ranking(
+    rows: npt.NDArray[np.intp], score: FloatArray, owner: npt.NDArray[np.intp]
+) -> npt.NDArray[np.intp]:
+    """``rows`` by descending score, taken in turn from the groups of their nearest seed, so
+    several seeds each get their neighbours into the list (one seed in a dense region would
+    otherwise take every slot)."""
+    rows = rows[np.argsort(-score[rows], kind="stable")]
+    groups = owner[rows]
+    if rows.size == 0 or np.all(groups == groups[0]):
+        return rows
+    by_group = np.argsort(groups, kind="stable")
+    sorted_groups = groups[by_group]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+    turn = np.empty(rows.size, dtype=np.intp)
+    turn[by_group] = np.arange(rows.size) - first
+    return rows[np.lexsort((-score[rows], turn))]
+
+
+def _listed_seeds(
+    art: Artifacts, seeds: list[int], limit: int, exists: Callable[[str], bool]
+) -> list[int]:
+    """Up to ``limit`` seeds to lead the list: files present, distinct artists first."""
+    present = [row for row in seeds if exists(str(art.item_paths[row]))]
+    listed: list[int] = []
+    artists: set[str] = set()
+    for row in present:
+        if len(listed) < limit and str(art.artist_keys[row]) not in artists:
+            listed.append(row)
+            artists.add(str(art.artist_keys[row]))
+    for row in present:
+        if len(listed) < limit and row not in listed:
+            listed.append(row)
+    # Keep the order the user gave.
+    return [row for row in present if row in listed]
+
+
+class _Selector:
+    """The walk over ranked candidates shared by every relaxation step."""
+
+    def __init__(
+        self,
+        art: Artifacts,
+        *,
+        count: int,
+        lead: list[int],
+        seeds: list[int],
+        score: FloatArray,
+        artist_cap: int,
+        album_cap: int,
+        explain: bool,
+        exists: Callable[[str], bool],
+    ) -> None:
+        self.art = art
+        self.count = count
+        self.lead = lead
+        self.score = score
+        self.artist_cap = artist_cap
+        self.album_cap = album_cap
+        self.explain = explain
+        self.exists = exists
+        self.picked: list[int] = []
+        self.step_of: dict[int, str] = {}
+        self.rejected: dict[int, list[Rejection]] = {}
+        self.per_artist = Counter(str(art.artist_keys[i]) for i in lead)
+        self.per_album = Counter(str(art.album_ids[i]) for i in lead)
+        self.songs = {song_key(art, i): i for i in seeds}
+        self._explained: set[int] = set()
+        self._pending: list[Rejection] = []
+
+    @property
+    def full(self) -> bool:
+        return len(self.lead) + len(self.picked) >= self.count
+
+    def walk(
+        self,
+        step: str,
+        ranked: npt.NDArray[np.intp],
+        mask: npt.NDArray[np.bool_],
+        capped: tuple[bool, bool],
+        filter_reason: Callable[[int], str],
+    ) -> None:
+        art = self.art
+        # Without --explain only the rows passing the mask are visited (vectorised filter).
+        rows = ranked if self.explain else ranked[mask[ranked]]
+        for row in rows.tolist():
+            if self.full:
+                return
+            if row in self.step_of:
+                continue
+            artist, album = str(art.artist_keys[row]), str(art.album_ids[row])
+            song = song_key(art, row)
+            if not mask[row]:
+                cause = filter_reason(row)
+            elif song in self.songs:
+                other = self.songs[song]
+                cause = f"same song as {art.track_artists[other]} – {art.track_titles[other]}"
+            elif capped[0] and self.per_artist[artist] >= self.artist_cap:
+                cause = f"artist cap ({self.artist_cap} per artist)"
+            elif capped[1] and self.per_album[album] >= self.album_cap:
+                cause = f"album cap ({self.album_cap} per album)"
+            elif not self.exists(str(art.item_paths[row])):
+                cause = "file missing"
+            else:
+                self.picked.append(row)
+                self.step_of[row] = step
+                self.per_artist[artist] += 1
+                self.per_album[album] += 1
+                self.songs[song] = row
+                if self._pending:
+                    self.rejected[row] = self._pending
+                    self._pending = []
+                continue
+            if self.explain and row not in self._explained:
+                self._explained.add(row)
+                if len(self._pending) < EXPLAIN_PER_SLOT:
+                    self._pending.append(
+                        Rejection(
+                            index=row,
+                            artist=str(art.track_artists[row]),
+                            title=str(art.track_titles[row]),
+                            score=float(self.score[row]),
+                            reason=cause,
+                        )
+                    )
+
+    def trim_to_alternate(self) -> None:
+        """Drop the lowest-scored picks of an artist filling more than half the list (strict
+        lists from short pools), since no order could then keep that artist's tracks apart."""
+        art, picked = self.art, self.picked
+        while picked:
+            artist, most = self.per_artist.most_common(1)[0]
+            if most <= math.ceil((len(self.lead) + len(picked)) / 2):
+                return
+            mine = [j for j, row in enumerate(picked) if str(art.artist_keys[row]) == artist]
+            if not mine:  # only seeds of that artist: nothing to drop
+                return
+            del picked[mine[-1]]
+            self.per_artist[artist] -= 1
+
+
+def song_key(art: Artifacts, row: int) -> tuple[str, str]:
     # Without titles every track is its own song (track ids are unique).
     title = str(art.track_titles[row]).casefold().strip()
     return str(art.artist_keys[row]), title or f"\0{art.track_ids[row]}"
