@@ -279,7 +279,9 @@ def test_tracks_without_genres_fail_the_gate_but_not_discover(tmp_path: Path) ->
     assert sorted(e.index for e in _playlist(art, [0], mode="discover")) == [0, 1, 2]
     assert sorted(e.index for e in _playlist(art, [0], mode="sonic-only")) == [0, 1, 2]
     with pytest.raises(PlaylistError, match="no seed track has any"):
-        _playlist(art, [2], mode="narrow")
+        _playlist(art, [2], mode="narrow", strict=True)
+    # relaxed, a seed without genres still gets its list, chosen with the gate relaxed
+    assert [e.step for e in _playlist(art, [2], mode="narrow")] == ["seed", "gate", "gate"]
 
 
 def test_sonic_floor_per_mode(tmp_path: Path) -> None:

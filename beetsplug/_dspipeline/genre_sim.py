@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class GenreSimilarity:
     """Vocabulary (G,) str, ``cooc`` (G, G) float32 track counts, ``S`` (G, G) float32 Jaccard."""

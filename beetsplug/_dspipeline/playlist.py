@@ -331,6 +331,8 @@ class Playlist:
     requested: int
     strict: bool = False
     steering_seeds: int = 0
+    # With explain: the nearest candidates passed over after the last pick (why it is short).
+    passed_over: tuple[Rejection, ...] = ()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -441,7 +443,8 @@ def generate_playlist(
         raise PlaylistError(f"avoid must be 'artist' or 'album', got {avoid!r}")
     seeds = _check_seeds(art, seed_indices)
     settings = modes[mode]
-    if settings.genre_gate is not None and not np.any(art.genre_counts[seeds] > 0):
+    # Without --strict such seeds still get a list: the gate is relaxed like any other filter.
+    if strict and settings.genre_gate is not None and not np.any(art.genre_counts[seeds] > 0):
         raise PlaylistError(
             f"mode {mode!r} needs genres but no seed track has any; "
             "try mode 'discover' or 'sonic-only'"
@@ -533,6 +536,7 @@ def generate_playlist(
         requested=count,
         strict=strict,
         steering_seeds=len(seeds),
+        passed_over=tuple(selector.pending),
     )
 
 
@@ -630,7 +634,8 @@ class _Selector:
         self.per_album = Counter(str(art.album_ids[i]) for i in lead)
         self.songs = {song_key(art, i): i for i in seeds}
         self._explained: set[int] = set()
-        self._pending: list[Rejection] = []
+        # Passed over after the last pick so far; at the end: why the list is not longer.
+        self.pending: list[Rejection] = []
 
     @property
     def full(self) -> bool:
@@ -671,14 +676,14 @@ class _Selector:
                 self.per_artist[artist] += 1
                 self.per_album[album] += 1
                 self.songs[song] = row
-                if self._pending:
-                    self.rejected[row] = self._pending
-                    self._pending = []
+                if self.pending:
+                    self.rejected[row] = self.pending
+                    self.pending = []
                 continue
             if self.explain and row not in self._explained:
                 self._explained.add(row)
-                if len(self._pending) < EXPLAIN_PER_SLOT:
-                    self._pending.append(
+                if len(self.pending) < EXPLAIN_PER_SLOT:
+                    self.pending.append(
                         Rejection(
                             index=row,
                             artist=str(art.track_artists[row]),
@@ -692,7 +697,7 @@ class _Selector:
         """Drop the lowest-scored picks of an artist filling more than half the list (strict
         lists from short pools), since no order could then keep that artist's tracks apart."""
         art, picked = self.art, self.picked
-        while picked:
+        while picked and art.n_artists > 1:  # one artist: no order could alternate anyway
             artist, most = self.per_artist.most_common(1)[0]
             if most <= math.ceil((len(self.lead) + len(picked)) / 2):
                 return
