@@ -14,7 +14,7 @@ from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
 from beetsplug._dsp_beets import album_row, item_album_keys, model_id, open_sidecar, out_dir
-from beetsplug._dspipeline.artifact_format import RUN_REPORT_FILE
+from beetsplug._dspipeline.artifact_format import LAST_BUILD_REPORT_FILE, RUN_REPORT_FILE
 from beetsplug._dspipeline.genres import GenreNormaliser
 from beetsplug._dspipeline.sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE
 
@@ -36,15 +36,23 @@ class DsReportPlugin(BeetsPlugin):
             metavar="FILE.html",
             help=f"where to write it (default: <out_dir>/{REPORT_FILE})",
         )
+        cmd.parser.add_option(
+            "--artifacts",
+            default=None,
+            metavar="DIR",
+            help="read the artifacts (and their run report) from DIR instead of dspipeline.out_dir",
+        )
         cmd.func = self.command
         return [cmd]
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
         from beetsplug._dspipeline.report import ReportError, write_report
 
-        artifacts = out_dir(lib)
+        artifacts = Path(opts.artifacts) if opts.artifacts else out_dir(lib)
+        if opts.artifacts and not artifacts.is_dir():
+            raise UserError(f"{artifacts}: no such artifacts folder")
         target = Path(opts.output) if opts.output else artifacts / REPORT_FILE
-        data = gather_report_data(lib, args)
+        data = gather_report_data(lib, args, artifacts)
         try:
             path = write_report(data, artifacts, target)
         except ReportError as exc:
@@ -52,13 +60,15 @@ class DsReportPlugin(BeetsPlugin):
         ui.print_(f"Report: {path}")
 
 
-def gather_report_data(lib: Library, query: list[str]) -> ReportData:
-    """Coverage and counts from the library and the sidecar, for the queried items."""
+def gather_report_data(lib: Library, query: list[str], artifacts: Path) -> ReportData:
+    """Coverage and counts from the library and the sidecar, for the queried items; the run
+    reports from the ``artifacts`` folder."""
     from beetsplug._dspipeline.report import ReportData
 
     sidecar = open_sidecar(lib)
     items = list(lib.items(query))
-    album_keys = {row.album_id for a in lib.albums(query) if (row := album_row(a))}
+    album_rows = [row for a in lib.albums(query) if (row := album_row(a))]
+    album_keys = {row.album_id for row in album_rows}
     genres = sidecar.album_genres()
     empty = sidecar.albums_marked_empty()
     errors = sidecar.discogs_errors()
@@ -75,21 +85,16 @@ def gather_report_data(lib: Library, query: list[str]) -> ReportData:
     for item in items:
         key = keys[model_id(item)]
         rows = genres.get(key, []) if key else []
-        genre_counts.update(g for g, s in rows if s == DISCOGS_GENRE_SOURCE)
         style_counts.update(g for g, s in rows if s == DISCOGS_STYLE_SOURCE)
+        # Every source counts once per track: the sidecar's album genres and beets' genres.
         raw = [g for g, _ in rows] + list(item.genres or [])
-        if not any(normaliser.normalise(g) for g in raw):
+        names = {name for g in raw for name in normaliser.normalise(g)}
+        genre_counts.update(names)
+        if not names:
             without_genre += 1
     error_reasons = Counter(
         msg.split(":", 1)[0] for key, msg in errors.items() if key in album_keys
     )
-    run_report = None
-    report_path = out_dir(lib) / RUN_REPORT_FILE
-    if report_path.exists():
-        try:
-            run_report = json.loads(report_path.read_text("utf-8"))
-        except (OSError, ValueError):
-            run_report = {"note": f"{report_path} is unreadable"}
     return ReportData(
         n_albums=len(album_keys),
         albums_with_genres=sum(
@@ -106,6 +111,18 @@ def gather_report_data(lib: Library, query: list[str]) -> ReportData:
         tracks_without_genre=without_genre,
         genre_counts=dict(genre_counts),
         style_counts=dict(style_counts),
-        run_report=run_report,
+        run_report=_read_run_report(artifacts / RUN_REPORT_FILE),
+        last_build=_read_run_report(artifacts / LAST_BUILD_REPORT_FILE),
+        album_names={row.album_id: f"{row.albumartist} – {row.album}" for row in album_rows},
         library=os.fsdecode(lib.path),
     )
+
+
+def _read_run_report(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        report = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {"note": f"{path} is unreadable"}
+    return report if isinstance(report, dict) else {"note": f"{path} is not a run report"}

@@ -331,3 +331,18 @@ def test_artifacts_option(env: BeetsEnv, moved_artifacts: Path, tmp_path: Path) 
     assert len(_listed(env.run(*args, "--artifacts", str(moved_artifacts)).stdout)) == 4
     proc = env.run(*args, "--artifacts", str(tmp_path / "nowhere"), check=False)
     assert proc.returncode == 1 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_report_artifacts_option(env: BeetsEnv, moved_artifacts: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plain = tmp_path / "plain.html"
+    env.run("dsreport", "-o", str(plain))
+    assert "is not built yet" in plain.read_text("utf-8")
+    chosen = tmp_path / "chosen.html"
+    env.run("dsreport", "--artifacts", str(moved_artifacts), "-o", str(chosen))
+    html = chosen.read_text("utf-8")
+    assert "is not built yet" not in html and html.count("<circle") == 18
+    # The map is coloured by album (six albums), named as beets knows them.
+    assert "coloured by album" in html and "Miles Davis – Kind of Blue" in html
+    proc = env.run("dsreport", "--artifacts", str(tmp_path / "nowhere"), check=False)
+    assert proc.returncode == 1 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr

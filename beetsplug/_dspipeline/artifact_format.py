@@ -23,6 +23,7 @@ __all__ = [
     "FORMAT_VERSION",
     "GENRE_SIM_FILE",
     "GENRE_SIM_KEYS",
+    "LAST_BUILD_REPORT_FILE",
     "PLAYLIST_KEYS",
     "REQUIRED_KEYS",
     "RUN_REPORT_FILE",
@@ -38,6 +39,8 @@ __all__ = [
 DATA_FILE = "data_matrices_step1.npz"
 GENRE_SIM_FILE = "genre_similarity_matrix.npz"
 RUN_REPORT_FILE = "analyze_run_report.json"
+# The run report of the last call that built something (a no-op call must not hide it).
+LAST_BUILD_REPORT_FILE = "last_build_run_report.json"
 # What the inputs looked like at the last build: `dsplaylist` compares it to warn when stale.
 BUILD_STATE_FILE = "dsp_build_state.json"
 

@@ -1,11 +1,12 @@
-"""Self-contained static HTML report of the pipeline (one file, plots as base64 PNG).
+"""Self-contained static HTML report of the pipeline (one file; plots as base64 PNG or inline SVG).
 
-Sections: coverage, top genres and styles, clustered genre-similarity heat map, 2-D map of the
-library (PCA of the hybrid embedding, coloured by top genre), BPM histogram, last run report.
-The caller gathers the library/sidecar numbers into :class:`ReportData`; the plots that need
-the DS artifacts read the npz files themselves, and their sections say so when the files are
-not built yet. matplotlib (the ``report`` extra) is imported lazily, through its object API
-only, so no global pyplot state or display backend is involved.
+Sections: coverage, top genres (every source, as the artifacts and verify count them) and
+styles, clustered genre-similarity heat map, a sonic map of the library (inline SVG, coloured by
+album or top genre, artist – title on hover), a playlist preview, BPM histogram, the last
+pipeline call and the last full build. The caller gathers the library/sidecar numbers into
+:class:`ReportData`; the sections that need the DS artifacts read the npz files themselves and
+say so when the files are not built yet. matplotlib (the ``report`` extra) is imported lazily,
+through its object API only, so no global pyplot state or display backend is involved.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import base64
 import datetime as dt
 import html
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +38,7 @@ __all__ = [
 ]
 
 HEATMAP_GENRES = 40
-MAP_MAX_POINTS = 20_000  # scatter points drawn; more only slows the plot down
-MAP_LEGEND_GENRES = 10
+MAP_MAX_POINTS = 3_000  # SVG circles drawn; more only makes the page heavy
 TOP_COUNTS = 25
 
 
@@ -53,8 +52,10 @@ class ReportData:
 
     Album counts refer to the Discogs genre lookup; track counts to the sonic analysis.
     ``*_by_reason`` map a failure reason to its count; ``genre_counts`` / ``style_counts`` map a
-    name to the number of tracks carrying it. ``run_report`` is the parsed
-    ``analyze_run_report.json`` (or None when no run was recorded).
+    name to the number of tracks carrying it (every source). ``run_report`` is the parsed run
+    report of the last ``buildartifacts`` call, ``last_build`` the one of the last call that
+    built something (None when none was recorded). ``album_names`` maps album keys (the
+    artifacts' ``album_ids``) to "Album artist – Album" for the map's legend.
     """
 
     n_albums: int = 0
@@ -69,6 +70,8 @@ class ReportData:
     genre_counts: Mapping[str, int] = field(default_factory=dict)
     style_counts: Mapping[str, int] = field(default_factory=dict)
     run_report: Mapping[str, Any] | None = None
+    last_build: Mapping[str, Any] | None = None
+    album_names: Mapping[str, str] = field(default_factory=dict)
     library: str = ""
     title: str = "beets-dspipeline report"
     generated_at: str = field(
@@ -85,12 +88,13 @@ def write_report(data: ReportData, artifacts_dir: Path, out_path: Path) -> Path:
     figure_class = _figure_class()
     artifacts_dir = Path(artifacts_dir)
     out_path = Path(out_path)
+    arrays = _load_matrices(artifacts_dir / DATA_FILE)
     sections = [
         _coverage_section(data),
-        _counts_section(data, figure_class),
+        _counts_section(data, arrays, figure_class),
         _heatmap_section(artifacts_dir / GENRE_SIM_FILE, figure_class),
-        *_matrices_sections(artifacts_dir / DATA_FILE, figure_class),
-        _run_section(data.run_report),
+        *_matrices_sections(artifacts_dir / DATA_FILE, arrays, data, figure_class),
+        _runs_section(data.run_report, data.last_build),
     ]
     page = _PAGE.format(
         title=_esc(data.title),
@@ -208,11 +212,38 @@ def _top(counts: Mapping[str, int], limit: int) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
-def _counts_section(data: ReportData, figure_class: Any) -> str:
+def _artifact_genre_counts(arrays: Mapping[str, np.ndarray] | None) -> dict[str, int] | None:
+    """Tracks per genre in the artifacts (``X_genre_raw`` > 0): every source the build merged
+    (Discogs, beets' genres, artist genres), normalised, exactly as verify counts them."""
+    if arrays is None:
+        return None
+    raw, vocab = arrays["X_genre_raw"], arrays["genre_vocab"]
+    counts = np.count_nonzero(raw > 0, axis=0) if raw.shape[1] else np.zeros(0, dtype=int)
+    return {str(name): int(n) for name, n in zip(vocab.tolist(), counts.tolist(), strict=True)}
+
+
+def _counts_section(
+    data: ReportData, arrays: Mapping[str, np.ndarray] | None, figure_class: Any
+) -> str:
     parts = []
+    from_artifacts = _artifact_genre_counts(arrays)
+    genre_counts = from_artifacts if from_artifacts is not None else data.genre_counts
+    if from_artifacts is not None and arrays is not None:
+        raw = arrays["X_genre_raw"]
+        without = int(np.count_nonzero(~(raw > 0).any(axis=1))) if raw.shape[1] else raw.shape[0]
+        parts.append(
+            _note(
+                "Genres as the artifacts carry them: every source (Discogs genres and styles, "
+                "beets' genres field, artist genres), normalised, counted per track as "
+                "`beet buildartifacts --stages verify` counts them."
+            )
+            + f'<table><tr><th>genres in the artifacts</th><td data-key="artifact_genres">'
+            f"{len(from_artifacts)}</td></tr><tr><th>tracks without genres</th>"
+            f'<td data-key="artifact_tracks_without_genres">{without}</td></tr></table>'
+        )
     for label, key, counts in (
-        ("genres", "genre", data.genre_counts),
-        ("styles", "style", data.style_counts),
+        ("genres", "genre", genre_counts),
+        ("Discogs styles", "style", data.style_counts),
     ):
         top = _top(counts, TOP_COUNTS)
         if not top:
@@ -234,7 +265,7 @@ def _counts_section(data: ReportData, figure_class: Any) -> str:
         )
         parts.append(
             f'<div class="pair">{_png(figure)}<table class="counts">'
-            f"<tr><th>{label[:-1]}</th><th>tracks</th></tr>{rows}</table></div>"
+            f"<tr><th>{label.split()[-1][:-1]}</th><th>tracks</th></tr>{rows}</table></div>"
         )
     return _section("Top genres and styles", "\n".join(parts), "top-genres")
 
@@ -276,79 +307,185 @@ def clustered_order(similarity: np.ndarray) -> np.ndarray:
     return np.asarray(hierarchy.leaves_list(links))
 
 
-def _matrices_sections(path: Path, figure_class: Any) -> list[str]:
-    map_title, bpm_title = "Library map", "Tempo"
+_MAP_KEYS = (
+    "X_genre_raw",
+    "genre_vocab",
+    "dsp_sonic_embedding",
+    "track_artists",
+    "track_titles",
+    "album_ids",
+    "item_ids",
+    "bpm_array",
+)
+
+
+def _load_matrices(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays the report draws from, or None when the artifacts are not built."""
     if not path.is_file():
-        note = _note(f"{path} is not built yet.")
-        return [_section(map_title, note, "library-map"), _section(bpm_title, note, "bpm")]
+        return None
     try:
-        arrays = load_npz(
-            path,
-            required=("X_genre_raw", "genre_vocab", "dsp_hybrid_embedding"),
-            keys=("X_genre_raw", "genre_vocab", "dsp_hybrid_embedding", "bpm_array"),
+        return load_npz(
+            path, required=("X_genre_raw", "genre_vocab", "dsp_sonic_embedding"), keys=_MAP_KEYS
         )
     except ArtifactFileError as exc:
         raise ReportError(str(exc)) from None
+
+
+def _matrices_sections(
+    path: Path, arrays: Mapping[str, np.ndarray] | None, data: ReportData, figure_class: Any
+) -> list[str]:
+    titles = ("Sonic map", "library-map"), ("Playlist preview", "preview"), ("Tempo", "bpm")
+    if arrays is None:
+        note = _note(f"{path} is not built yet.")
+        return [_section(title, note, anchor) for title, anchor in titles]
+    bodies = (
+        _sonic_map(arrays, data.album_names),
+        _preview(path),
+        _bpm_histogram(arrays.get("bpm_array"), figure_class),
+    )
     return [
-        _section(map_title, _library_map(arrays, figure_class), "library-map"),
-        _section(bpm_title, _bpm_histogram(arrays.get("bpm_array"), figure_class), "bpm"),
+        _section(title, body, anchor) for (title, anchor), body in zip(titles, bodies, strict=True)
     ]
 
 
-def _library_map(arrays: Mapping[str, np.ndarray], figure_class: Any) -> str:
-    hybrid = np.asarray(arrays["dsp_hybrid_embedding"], dtype=np.float64)
-    genre_raw = arrays["X_genre_raw"]
-    vocab = arrays["genre_vocab"]
-    n_tracks = hybrid.shape[0]
+# Tableau 10: distinct, colour-blind friendlier than matplotlib's default cycle.
+_PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
+_OTHER_COLOUR, _NONE_COLOUR = "#d0d0d0", "#ececec"
+
+
+def _map_groups(
+    arrays: Mapping[str, np.ndarray], album_names: Mapping[str, str]
+) -> tuple[str, list[str], np.ndarray]:
+    """(what colours the map, group labels, (N,) group index per track; -1 other, -2 none).
+
+    By album when the library has at most ten albums or no genres at all, else by each
+    track's strongest genre."""
+    n_tracks = arrays["dsp_sonic_embedding"].shape[0]
+    raw = arrays["X_genre_raw"]
+    albums = arrays.get("album_ids")
+    has_genre = np.asarray((raw > 0).any(axis=1) if raw.shape[1] else np.zeros(n_tracks, bool))
+    album_count = 0 if albums is None else np.unique(albums).size
+    if albums is not None and (album_count <= len(_PALETTE) or not has_genre.any()):
+        keys, codes = np.unique(albums, return_inverse=True)
+        labels = [album_names.get(str(key), f"album {key}") for key in keys]
+        kind, none = "album", np.zeros(n_tracks, dtype=bool)
+    else:
+        codes = raw.argmax(axis=1) if raw.shape[1] else np.zeros(n_tracks, dtype=np.intp)
+        labels = [str(name) for name in arrays["genre_vocab"].tolist()]
+        kind, none = "top genre", np.logical_not(has_genre)
+    counts = np.bincount(codes[~none], minlength=len(labels))
+    shown = [int(g) for g in np.argsort(-counts, kind="stable")[: len(_PALETTE)] if counts[g]]
+    group = np.full(n_tracks, -1, dtype=np.intp)
+    for position, code in enumerate(shown):
+        group[(codes == code) & ~none] = position
+    group[none] = -2
+    return kind, [labels[g] for g in shown], group
+
+
+def _sonic_map(arrays: Mapping[str, np.ndarray], album_names: Mapping[str, str]) -> str:
+    """Inline SVG: PCA of the sonic embedding, one circle per track with an SVG <title>."""
+    sonic = np.asarray(arrays["dsp_sonic_embedding"], dtype=np.float64)
+    n_tracks = sonic.shape[0]
     if n_tracks < 3:
         return _note("Too few tracks for a map.")
-    centred = hybrid - hybrid.mean(axis=0)
-    # Rows are few-dozen wide: an SVD of the covariance is cheap even for 100k tracks.
+    centred = sonic - sonic.mean(axis=0)
+    # Rows are a few dozen wide: an SVD of the covariance is cheap even for 100k tracks.
     _, singular, components = np.linalg.svd(centred.T @ centred)
     coords = centred @ components[:2].T
     explained = singular[:2] / singular.sum() if singular.sum() > 0 else np.zeros(2)
+    kind, labels, group = _map_groups(arrays, album_names)
+    artists = arrays.get("track_artists")
+    titles = arrays.get("track_titles")
+    drawn = np.random.default_rng(0).permutation(n_tracks)[:MAP_MAX_POINTS]
+    # Big groups first, so small ones stay visible on top.
+    drawn = drawn[np.argsort(np.where(group[drawn] < 0, -1, group[drawn]), kind="stable")]
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    span = np.where(high - low > 0, high - low, 1.0)
+    width, height, pad = 640.0, 480.0, 12.0
+    xy = pad + (coords - low) / span * [width - 2 * pad, height - 2 * pad]
+    xy[:, 1] = height - xy[:, 1]  # SVG y grows downwards
 
-    has_genre = genre_raw.max(axis=1) > 0 if genre_raw.shape[1] else np.zeros(n_tracks, bool)
-    top_genre = np.where(has_genre, genre_raw.argmax(axis=1) if genre_raw.shape[1] else 0, -1)
-    genres, counts = np.unique(top_genre[top_genre >= 0], return_counts=True)
-    legend = genres[np.argsort(-counts, kind="stable")][:MAP_LEGEND_GENRES]
-    shown = np.random.default_rng(0).permutation(n_tracks)[:MAP_MAX_POINTS]
+    def colour(g: int) -> str:
+        return _PALETTE[g] if g >= 0 else (_OTHER_COLOUR if g == -1 else _NONE_COLOUR)
 
-    figure = figure_class(figsize=(9, 7))
-    axes = figure.add_subplot()
-    groups = [
-        ("other genres", np.isin(top_genre, legend, invert=True) & (top_genre >= 0), "#bbbbbb"),
-        ("no genre", top_genre < 0, "#e0e0e0"),
-    ]
-    palette = _palette(len(legend))
-    groups += [(str(vocab[g]), top_genre == g, palette[i]) for i, g in enumerate(legend)]
-    for label, mask, colour in groups:
-        rows = shown[mask[shown]]
-        if rows.size:
-            axes.scatter(
-                coords[rows, 0],
-                coords[rows, 1],
-                s=6,
-                c=[colour],
-                alpha=0.7,
-                linewidths=0,
-                label=_plot_label(label),
-            )
-    axes.set_xlabel(f"PC 1 ({100 * explained[0]:.0f} % of variance)")
-    axes.set_ylabel(f"PC 2 ({100 * explained[1]:.0f} % of variance)")
-    axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=2)
-    caption = (
-        f"PCA of the hybrid embedding; {min(n_tracks, MAP_MAX_POINTS)} of {n_tracks} tracks "
-        "drawn, coloured by their strongest genre."
+    def group_label(g: int) -> str:
+        return labels[g] if g >= 0 else ("other" if g == -1 else "no genre")
+
+    circles = []
+    for row in drawn.tolist():
+        who = " – ".join(
+            str(part[row]) for part in (artists, titles) if part is not None and str(part[row])
+        )
+        g = int(group[row])
+        circles.append(
+            f'<circle cx="{xy[row, 0]:.1f}" cy="{xy[row, 1]:.1f}" r="3.5" fill="{colour(g)}">'
+            f"<title>{_esc(who)} ({_esc(group_label(g))})</title></circle>"
+        )
+    svg = (
+        f'<svg class="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} '
+        f'{height:.0f}" width="{width:.0f}" height="{height:.0f}" role="img" '
+        f'aria-label="sonic map">{"".join(circles)}</svg>'
     )
-    return _png(figure) + _note(caption)
+    present = sorted({int(g) for g in group[drawn].tolist()}, key=lambda g: (g < 0, g))
+    counts = {g: int(np.count_nonzero(group == g)) for g in present}
+    legend = "".join(
+        f'<li><span class="swatch" style="background:{colour(g)}"></span>'
+        f'{_esc(group_label(g))} <span class="count">({counts[g]})</span></li>'
+        for g in present
+    )
+    caption = (
+        f"PCA of the sonic embedding (PC 1: {100 * explained[0]:.0f} %, PC 2: "
+        f"{100 * explained[1]:.0f} % of the variance); {len(drawn)} of {n_tracks} tracks drawn, "
+        f"coloured by {kind}. Hover a point for artist – title."
+    )
+    return f'<div class="pair">{svg}<ul class="legend">{legend}</ul></div>' + _note(caption)
 
 
-def _palette(count: int) -> list[Any]:
-    from matplotlib import colormaps
+def _preview(path: Path) -> str:
+    """One seed's playlist with scores: the track nearest the middle of the sonic map."""
+    from .playlist import (
+        STEP_NAMES,
+        ArtifactsError,
+        PlaylistError,
+        generate_playlist,
+        load_artifacts,
+    )
 
-    cmap = colormaps["tab10" if count <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(count)]
+    try:
+        art = load_artifacts(path)
+    except ArtifactsError as exc:
+        raise ReportError(str(exc)) from None
+    seed = int(np.argmax(art.sonic @ art.sonic.mean(axis=0)))
+    mode = "dynamic" if art.genre_counts[seed] > 0 else "sonic-only"
+    try:
+        # A preview of the artifacts: files are not checked (dsplaylist skips missing ones).
+        playlist = generate_playlist(art, [seed], count=10, mode=mode, exists=lambda _: True)
+    except PlaylistError as exc:
+        return _note(f"No preview: {exc}.")
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{_esc(e.artist)}</td><td>{_esc(e.title)}</td>"
+        f'<td data-key="preview-score">{e.score:.3f}</td><td>{_esc(STEP_NAMES[e.step])}</td></tr>'
+        for i, e in enumerate(playlist.entries, start=1)
+    )
+    table = (
+        "<table><tr><th>#</th><th>artist</th><th>title</th><th>score</th><th>chosen as</th>"
+        f"</tr>{rows}</table>"
+    )
+    command = f"beet dsplaylist id:{art.item_ids[seed]} -n 10 --mode {mode}"
+    return table + _note(
+        f"The seed is the track nearest the centre of the sonic map; the same list: {command}"
+    )
 
 
 def _bpm_histogram(bpm: np.ndarray | None, figure_class: Any) -> str:
@@ -367,45 +504,84 @@ def _bpm_histogram(bpm: np.ndarray | None, figure_class: Any) -> str:
     return _png(figure) + _note(caption)
 
 
-def _run_section(run_report: Mapping[str, Any] | None) -> str:
-    title = "Last pipeline run"
-    if not run_report:
+def _runs_section(last_call: Mapping[str, Any] | None, last_build: Mapping[str, Any] | None) -> str:
+    title = "Pipeline runs"
+    if not last_call and not last_build:
         return _section(title, _note("No run report recorded yet."), "run-report")
     parts = []
-    scalars = {k: v for k, v in run_report.items() if not isinstance(v, (list, dict))}
-    if scalars:
-        parts.append(_key_value_table(scalars))
-    for key, value in run_report.items():
-        if isinstance(value, list) and all(isinstance(row, Mapping) for row in value):
-            parts.append(f"<h3>{_esc(key)}</h3>{_records_table(value)}")
-        elif isinstance(value, Mapping):
-            parts.append(f"<h3>{_esc(key)}</h3>{_key_value_table(value)}")
-        elif isinstance(value, list):
-            parts.append(f"<h3>{_esc(key)}</h3><p>{_esc(', '.join(map(str, value)))}</p>")
+    if last_call:
+        parts.append(f"<h3>Last call</h3>{_run_tables(last_call)}")
+    if last_build and last_build != last_call:
+        parts.append(f"<h3>Last full build</h3>{_run_tables(last_build)}")
+    elif last_call:
+        parts.append(_note("The last call was also the last full build."))
     return _section(title, "\n".join(parts), "run-report")
 
 
-def _cell(value: Any) -> str:
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, (list, dict)) and not value)
+
+
+def _run_tables(report: Mapping[str, Any]) -> str:
+    """A run report as tables: its top-level values, then one table per list or dict value;
+    empty values are left out rather than shown as ``None`` or ``[]``."""
+    scalars = {
+        k: v
+        for k, v in report.items()
+        if not _empty(v)
+        and not isinstance(v, dict)
+        and not (isinstance(v, list) and v and all(isinstance(r, Mapping) for r in v))
+    }
+    parts = [_key_value_table(scalars)] if scalars else []
+    for key, value in report.items():
+        if _empty(value):
+            continue
+        if isinstance(value, list) and all(isinstance(row, Mapping) for row in value):
+            parts.append(f"<h4>{_esc(key)}</h4>{_records_table(value)}")
+        elif isinstance(value, Mapping):
+            parts.append(f"<h4>{_esc(key)}</h4>{_key_value_table(value)}")
+    return "\n".join(parts)
+
+
+def _text(value: Any) -> str:
+    """A value as a reader expects it: yes/no, – for nothing, floats to 3 significant digits."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if _empty(value):
+        return "–"
     if isinstance(value, float):
-        return _esc(f"{value:.3g}")
+        if value.is_integer() and abs(value) < 1e6:
+            return str(int(value))
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     if isinstance(value, Mapping):
-        return _esc(", ".join(f"{k}: {v}" for k, v in value.items()))
-    if isinstance(value, list):
-        return _esc(json.dumps(value, ensure_ascii=False))
-    return _esc(value)
+        return ", ".join(f"{k}: {_text(v)}" for k, v in value.items() if not _empty(v))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    return _esc(_text(value))
 
 
 def _key_value_table(values: Mapping[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in values.items())
+    rows = "".join(
+        f"<tr><th>{_esc(k)}</th><td>{_cell(v)}</td></tr>"
+        for k, v in values.items()
+        if not _empty(v)
+    )
     return f"<table>{rows}</table>"
 
 
 def _records_table(records: Sequence[Mapping[str, Any]]) -> str:
-    columns = list(dict.fromkeys(key for record in records for key in record))
+    columns = [
+        c
+        for c in dict.fromkeys(key for record in records for key in record)
+        if any(not _empty(r.get(c)) for r in records)
+    ]
     head = "".join(f"<th>{_esc(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(r.get(c, ''))}</td>" for c in columns) + "</tr>"
-        for r in records
+        "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in records
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -426,6 +602,13 @@ img {{ max-width: 100%; }}
 .pair {{ display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }}
 .note {{ color: #666; font-size: 0.9em; }}
 .meta {{ color: #666; }}
+svg.map {{ border: 1px solid #eee; background: #fff; max-width: 100%; height: auto; }}
+svg.map circle:hover {{ stroke: #000; stroke-width: 1.5; }}
+ul.legend {{ list-style: none; padding: 0; margin: 0; font-size: 0.9em; }}
+ul.legend li {{ margin: 0.15em 0; }}
+.swatch {{ display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.4em;
+  vertical-align: -0.1em; border-radius: 50%; }}
+.count {{ color: #888; }}
 </style>
 </head>
 <body>
