@@ -24,8 +24,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from beetsplug._dspipeline.artifact_format import DATA_FILE
+from beetsplug._dspipeline.journey import generate_journey, median_nn_distance
 from beetsplug._dspipeline.playlist import generate_playlist, load_artifacts
 from beetsplug._dspipeline.report import ReportData, write_report
+from beetsplug._dspipeline.similar import load_similarity_index
 from devtools.synthetic_library import build_synthetic_artifacts
 
 
@@ -80,9 +82,41 @@ def main() -> None:
             f"dynamic, os.path.exists on every candidate ({len(gone)} found): "
             f"{time.perf_counter() - began:.3f} s"
         )
+        for label, kwargs in (
+            ("strict", {"strict": True}),
+            ("explain", {"explain": True}),
+            ("3 seeds, 1 listed, album avoided", {"max_seeds": 1, "avoid": "album"}),
+        ):
+            began = time.perf_counter()
+            seeds_used = seeds[:3] if "seeds" in label else seeds[:1]
+            result = generate_playlist(art, seeds_used, count=30, exists=exists, **kwargs)
+            print(f"dynamic, {label} ({len(result)} tracks): {time.perf_counter() - began:.3f} s")
+        began = time.perf_counter()
+        journey = generate_journey(art, seeds[:2], count=30, exists=exists)
+        print(
+            f"journey of 30 tracks: {time.perf_counter() - began:.3f} s "
+            f"(largest step {journey.largest_step:.3f})"
+        )
+        sample_median = median_nn_distance(art.hybrid, sample=300)
+        print(f"median nearest-neighbour distance (300 sampled tracks): {sample_median:.3f}")
+
+        print("similar: query core (index load + K nearest), target < 0.5 s")
+        for n_seeds in (1, 50):
+            began = time.perf_counter()
+            index = load_similarity_index(out_dir)
+            loaded = time.perf_counter() - began
+            found = index.nearest_items(art.item_ids[seeds[0] : seeds[0] + n_seeds].tolist(), 20)
+            total = time.perf_counter() - began
+            print(
+                f"  {n_seeds:>2} seed(s): load {loaded:.3f} s, total {total:.3f} s "
+                f"({len(found)} tracks; {total / 0.5:.2f} of the target)"
+            )
         began = time.perf_counter()
         write_report(ReportData(), out_dir, Path(tmp) / "report.html")
-        print(f"write_report (heat map, PCA map, BPM): {time.perf_counter() - began:.2f} s")
+        print(
+            "write_report (heat map, SVG sonic map, playlist preview, BPM): "
+            f"{time.perf_counter() - began:.2f} s"
+        )
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS: {peak_mb:.0f} MiB (includes the build when not reused)")
 

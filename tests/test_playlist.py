@@ -609,3 +609,89 @@ def test_playlists_from_builder_artifacts(tmp_path: Path) -> None:
         # Measured 1.00 in every mode (well separated synthetic clusters).
         assert np.mean(precisions) >= 0.95, mode
         assert np.median(lengths) == 30
+
+
+# -- several seeds, journeys -----------------------------------------------------------------
+
+
+def test_several_seeds_each_get_their_neighbours(clustered: tuple[Artifacts, np.ndarray]) -> None:
+    art, labels = clustered
+    seeds = [int(np.flatnonzero(labels == c)[0]) for c in (0, 3)]
+    entries = _playlist(art, seeds, count=20, mode="sonic-only", max_per_artist=5)
+    picks = [labels[e.index] for e in entries if not e.is_seed]
+    # Interleaved over the seeds' neighbourhoods: both clusters get about half the picks.
+    assert abs(picks.count(0) - picks.count(3)) <= 2 and picks.count(0) + picks.count(3) >= 16
+
+
+def test_max_seeds_lists_distinct_artists_first(clustered: tuple[Artifacts, np.ndarray]) -> None:
+    art, labels = clustered
+    rows = np.flatnonzero(labels == 1)[:12].tolist()  # 12 artists per cluster: all distinct
+    same_artist = [r for r in rows[1:] if art.artist_keys[r] == art.artist_keys[rows[0]]]
+    playlist = generate_playlist(art, rows, count=10, max_seeds=2)
+    listed = [e.index for e in playlist.entries if e.is_seed]
+    assert len(listed) == 2 and playlist.steering_seeds == 12
+    assert not set(same_artist) & set(listed)
+    assert not {e.index for e in playlist.entries if not e.is_seed} & set(rows)
+
+
+def _line_library(tmp_path: Path, n_tracks: int = 60) -> Artifacts:
+    """Tracks spread evenly along a curve in 6-d (with a little noise): a path to follow."""
+    rng = np.random.default_rng(4)
+    t = np.linspace(0, 1, n_tracks)  # evenly spaced: no gap the journey must jump
+    curve = np.stack([np.cos(2 * t), np.sin(2 * t), t, 0.5 * t**2, 0 * t, 0 * t], axis=1)
+    sonic = curve + 0.002 * rng.normal(size=curve.shape) + [0, 0, 0, 0, 1, 1]
+    return load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=sonic,
+            genre_raw=np.ones((n_tracks, 1)),
+            artists=[f"a{i % 7}" for i in range(n_tracks)],
+        )
+    )
+
+
+def test_journey_steps_are_bounded_and_progress_is_monotone(tmp_path: Path) -> None:
+    from beetsplug._dspipeline.journey import (
+        generate_journey,
+        interpolation_path,
+        median_nn_distance,
+        step_distances,
+    )
+
+    art = _line_library(tmp_path)
+    end = len(art) - 1
+    journey = generate_journey(art, [0, end], count=12)
+    rows = [e.index for e in journey.entries]
+    assert len(rows) == 12 and rows[0] == 0 and rows[-1] == end and len(set(rows)) == 12
+    assert journey.steps == pytest.approx(step_distances(art.hybrid, rows))
+    to_end = np.linalg.norm(art.hybrid[rows] - art.hybrid[end], axis=1)
+    assert np.all(np.diff(to_end) < 0)
+    median_nn = median_nn_distance(art.hybrid)
+    # 12 tracks along 60 on the curve: steps of ~5 neighbours each, none much bigger.
+    assert journey.largest_step <= 1.25 * journey.mean_step
+    # Compared with picking the track nearest each point of the straight line:
+    usable = np.ones(len(art), dtype=bool)
+    straight = step_distances(art.hybrid, interpolation_path(art.hybrid, 0, end, 10, usable))
+    assert journey.largest_step <= max(straight) + 1e-6
+    # A long journey uses nearly every track and keeps every step near the neighbour distance.
+    long = generate_journey(art, [0, end], count=60)
+    assert len(long.entries) >= 40 and long.largest_step <= 1.5 * median_nn
+
+
+def test_journey_through_waypoints_and_exclusions(tmp_path: Path) -> None:
+    from beetsplug._dspipeline.journey import generate_journey
+
+    art = _line_library(tmp_path)
+    end = len(art) - 1
+    journey = generate_journey(art, [end, 30, 0], count=15, exclude=range(10, 20))
+    rows = [e.index for e in journey.entries]
+    assert rows[0] == end and rows[-1] == 0 and 30 in rows
+    assert not set(range(10, 20)) & set(rows) and len(set(rows)) == len(rows)
+    via = rows.index(30)
+    for leg, goal in ((rows[: via + 1], 30), (rows[via:], 0)):
+        to_goal = np.linalg.norm(art.hybrid[leg] - art.hybrid[goal], axis=1)
+        assert np.all(np.diff(to_goal) < 0)
+    with pytest.raises(PlaylistError, match="different tracks"):
+        generate_journey(art, [0, 5, 0], count=10)
+    with pytest.raises(PlaylistError, match="less than"):
+        generate_journey(art, [0, 5, 9], count=2)

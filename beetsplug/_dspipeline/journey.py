@@ -9,10 +9,12 @@ proportion to their length. Per leg a → b with m tracks between:
    segment a–b are kept (at most ``max(12 m, 200)``, cut at 800).
 2. Sorted by distance to b, descending, they form a DAG: an edge i → j exists only when j is
    strictly closer to b than i, so every path makes monotone progress to the next anchor.
-3. Dynamic programming over paths with exactly m + 1 edges: first the smallest possible largest
-   step (minimax), then, among paths whose steps all stay within it, the smallest sum of squared
-   steps (even, short moves). No track can appear twice (the DAG has no cycles; used tracks
-   leave the pool).
+3. Dynamic programming over paths of 1 … m + 1 edges gives, per length, the smallest possible
+   largest step (minimax). The longest path whose largest step stays within 1.5 × the library's
+   median nearest-neighbour distance (or within the best possible, when even that is larger) is
+   taken: forcing more tracks into a leg than the library has between its ends would only force
+   big detours. Among those paths, the least sum of squared steps (even, short moves). No track
+   can appear twice (the DAG has no cycles; used tracks leave the pool).
 
 Distances are Euclidean between L2-normalised embedding rows (``sqrt(2 − 2 cos)``).
 """
@@ -40,6 +42,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float32]
 _CANDIDATE_CAP = 800
+STEP_BOUND = 1.5  # largest step, in median nearest-neighbour distances, a journey aims for
+NN_SAMPLE = 256
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,13 @@ def generate_journey(
     legs = list(itertools.pairwise(anchors))
     lengths = [float(_distances_to(embedding, b)[a]) for a, b in legs]
     shares = _share_out(count - len(anchors), lengths)
+    # The step bound: STEP_BOUND × the median nearest-neighbour distance (sampled: at 100k
+    # tracks all pairs would take seconds).
+    bound = STEP_BOUND * median_nn_distance(embedding, sample=NN_SAMPLE)
 
     rows = [anchors[0]]
     for (a, b), between in zip(legs, shares, strict=True):
-        path = _leg(art, embedding, a, b, between, usable, songs, exists)
+        path = _leg(art, embedding, a, b, between, usable, songs, exists, bound)
         usable[path] = False
         rows += [*path, b]
     steps = step_distances(embedding, rows)
@@ -172,6 +179,7 @@ def _leg(
     usable: npt.NDArray[np.bool_],
     songs: set[tuple[str, str]],
     exists: Callable[[str], bool],
+    bound: float,
 ) -> list[int]:
     """Up to ``between`` rows from a to b (exclusive): minimax largest step, then least sum of
     squared steps, strictly decreasing distance to b."""
@@ -199,7 +207,7 @@ def _leg(
         songs.add(song)
         corridor.append(row)
     nodes = np.array([a, *sorted(corridor, key=lambda r: -to_b[r]), b], dtype=np.intp)
-    path = _bottleneck_path(embedding[nodes], to_b[nodes], between + 1)
+    path = _bottleneck_path(embedding[nodes], to_b[nodes], between + 1, bound)
     chosen = [int(nodes[i]) for i in path[1:-1]]
     # Tracks of the corridor not on the path may be another leg's songs.
     for row in corridor:
@@ -208,32 +216,37 @@ def _leg(
     return chosen
 
 
-def _bottleneck_path(vectors: FloatArray, to_end: npt.NDArray[np.float64], edges: int) -> list[int]:
+def _bottleneck_path(
+    vectors: FloatArray, to_end: npt.NDArray[np.float64], edges: int, bound: float
+) -> list[int]:
     """Node indices 0 → last along a DAG path (i → j iff j > i and ``to_end[j] < to_end[i]``)
-    with ``edges`` edges (fewer when impossible): least largest step, then least sum of
-    squared steps."""
+    with at most ``edges`` edges: the most edges whose least possible largest step stays within
+    ``bound`` (or within the best possible largest step, when that is larger); among those
+    paths, the least sum of squared steps."""
     n_nodes = vectors.shape[0]
     values = vectors.astype(np.float64)
     norms = np.sum(values**2, axis=1)
     dist = np.sqrt(np.maximum(norms[:, None] + norms[None, :] - 2 * values @ values.T, 0.0))
     allowed = np.triu(np.ones((n_nodes, n_nodes), dtype=bool), k=1)
     allowed &= to_end[None, :] < to_end[:, None]
-    edges = min(edges, n_nodes - 1)
-    while edges > 1:
-        bound = _minimax(dist, allowed, edges)
-        if np.isfinite(bound):
-            return _least_squares_path(dist, allowed & (dist <= bound + 1e-9), edges)
-        edges -= 1
-    return [0, n_nodes - 1]
+    largest = _minimax(dist, allowed, min(edges, n_nodes - 1))  # largest[n - 1]: n edges
+    limit = max(bound, float(np.min(largest)))
+    fits = [n for n, value in enumerate(largest, start=1) if value <= limit + 1e-9]
+    n_edges = max(fits)
+    return _least_squares_path(dist, allowed & (dist <= largest[n_edges - 1] + 1e-9), n_edges)
 
 
-def _minimax(dist: npt.NDArray[np.float64], allowed: npt.NDArray[np.bool_], edges: int) -> float:
-    """Least possible largest step of a 0 → last path with exactly ``edges`` edges."""
+def _minimax(
+    dist: npt.NDArray[np.float64], allowed: npt.NDArray[np.bool_], edges: int
+) -> list[float]:
+    """Least possible largest step of a 0 → last path with exactly 1, 2, …, ``edges`` edges."""
     weights = np.where(allowed, dist, np.inf)
     best = weights[0].copy()  # paths of one edge from node 0
+    largest = [float(best[-1])]
     for _ in range(edges - 1):
         best = np.min(np.maximum(best[:, None], weights), axis=0)
-    return float(best[-1])
+        largest.append(float(best[-1]))
+    return largest
 
 
 def _least_squares_path(

@@ -52,6 +52,7 @@ __all__ = [
     "Rejection",
     "default_caps",
     "default_max_per_artist",
+    "effective_count",
     "generate_playlist",
     "genre_similarity",
     "load_artifacts",
@@ -103,6 +104,17 @@ class PlaylistError(ValueError):
     """A playlist request cannot be served (bad seed, mode or count)."""
 
 
+def effective_count(groups: npt.NDArray[Any]) -> float:
+    """``exp`` of the entropy of the groups' track shares: the number of equally big groups
+    with the same spread. 1 for one artist; ~2 for a library that is half one artist; the real
+    count when all are equally big."""
+    _, sizes = np.unique(groups, return_counts=True)
+    if sizes.size == 0:
+        return 1.0
+    shares = sizes / sizes.sum()
+    return float(np.exp(-np.sum(shares * np.log(shares))))
+
+
 @dataclass(frozen=True, eq=False)
 class Artifacts:
     """DS artifacts loaded for playlist generation; every array has first dimension N.
@@ -130,12 +142,18 @@ class Artifacts:
     album_ids: StrArray  # (N,) album keys; the track id where the artifacts have none
 
     @cached_property
-    def n_artists(self) -> int:
-        return int(np.unique(self.artist_keys).size)
+    def n_artists(self) -> float:
+        """Effective number of artists (see :func:`effective_count`)."""
+        return effective_count(self.artist_keys)
 
     @cached_property
-    def n_albums(self) -> int:
-        return int(np.unique(self.album_ids).size)
+    def several_artists(self) -> bool:
+        return bool(np.any(self.artist_keys != self.artist_keys[0]))
+
+    @cached_property
+    def n_albums(self) -> float:
+        """Effective number of albums (see :func:`effective_count`)."""
+        return effective_count(self.album_ids)
 
     def __len__(self) -> int:
         return int(self.track_ids.shape[0])
@@ -389,12 +407,14 @@ def nearest_seed(
     return best, owner
 
 
-def default_caps(count: int, n_artists: int, n_albums: int) -> tuple[int, int]:
+def default_caps(count: int, n_artists: float, n_albums: float) -> tuple[int, int]:
     """Default (per-artist, per-album) caps: ``ceil(count / min(10, artists))`` and
-    ``ceil(count / min(5, albums))``, so a one-artist or one-album library is not cut short
-    while a large one keeps at most a tenth of the list per artist and a fifth per album."""
-    artist_cap = math.ceil(count / max(1, min(10, n_artists)))
-    album_cap = math.ceil(count / max(1, min(5, n_albums)))
+    ``ceil(count / min(5, albums))``, with the effective numbers of artists and albums of the
+    library (:func:`effective_count`). A one-artist library is not cut short, one dominated by a
+    few artists lets them fill their share, and a large varied one keeps at most a tenth of the
+    list per artist and a fifth per album."""
+    artist_cap = math.ceil(count / max(1.0, min(10.0, n_artists)) - 1e-9)
+    album_cap = math.ceil(count / max(1.0, min(5.0, n_albums)) - 1e-9)
     return artist_cap, album_cap
 
 
@@ -472,7 +492,7 @@ def generate_playlist(
     artist_cap, album_cap = default_caps(count, art.n_artists, art.n_albums)
     artist_cap = max_per_artist or artist_cap
     album_cap = max_per_album or album_cap
-    if art.n_artists > 1:  # no order avoids neighbours of one artist filling over half the list
+    if art.several_artists:  # no order avoids neighbours of one artist filling over half the list
         artist_cap = min(artist_cap, math.ceil(count / 2))
 
     # (name, candidate mask, per-artist cap applies, per-album cap applies)
@@ -634,6 +654,7 @@ class _Selector:
         self.per_album = Counter(str(art.album_ids[i]) for i in lead)
         self.songs = {song_key(art, i): i for i in seeds}
         self._explained: set[int] = set()
+        self.gone: set[int] = set()
         # Passed over after the last pick so far; at the end: why the list is not longer.
         self.pending: list[Rejection] = []
 
@@ -655,7 +676,7 @@ class _Selector:
         for row in rows.tolist():
             if self.full:
                 return
-            if row in self.step_of:
+            if row in self.step_of or row in self.gone:
                 continue
             artist, album = str(art.artist_keys[row]), str(art.album_ids[row])
             song = song_key(art, row)
@@ -670,6 +691,7 @@ class _Selector:
                 cause = f"album cap ({self.album_cap} per album)"
             elif not self.exists(str(art.item_paths[row])):
                 cause = "file missing"
+                self.gone.add(row)  # no later step can list it: never check it again
             else:
                 self.picked.append(row)
                 self.step_of[row] = step
@@ -697,7 +719,7 @@ class _Selector:
         """Drop the lowest-scored picks of an artist filling more than half the list (strict
         lists from short pools), since no order could then keep that artist's tracks apart."""
         art, picked = self.art, self.picked
-        while picked and art.n_artists > 1:  # one artist: no order could alternate anyway
+        while picked and art.several_artists:  # one artist: no order could alternate anyway
             artist, most = self.per_artist.most_common(1)[0]
             if most <= math.ceil((len(self.lead) + len(picked)) / 2):
                 return
