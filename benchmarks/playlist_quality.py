@@ -151,18 +151,24 @@ def lists(art: Artifacts, length: int) -> None:
     results: dict[str, list[tuple[float, float]]] = {
         "ours (default caps)": [],
         "ours, no album cap": [],
+        "ours, no caps": [],
         "nearest neighbours": [],
         "random": [],
     }
     every = lambda _: True  # noqa: E731 (the files exist; not what is measured)
     for seed in range(n_tracks):
-        for name, album_cap in (("ours (default caps)", None), ("ours, no album cap", length + 1)):
+        for name, artist_cap, album_cap in (
+            ("ours (default caps)", None, None),
+            ("ours, no album cap", None, length + 1),
+            ("ours, no caps", length + 1, length + 1),
+        ):
             playlist = generate_playlist(
                 art,
                 [seed],
                 count=length + 1,
                 mode="sonic-only",
                 max_seeds=1,
+                max_per_artist=artist_cap,
                 max_per_album=album_cap,
                 exists=every,
             )
@@ -207,23 +213,28 @@ def journeys(art: Artifacts, count: int, length: int) -> None:
         journey = generate_journey(
             art, [a, b], count=length, mode="sonic-only", exists=lambda _: True
         )
-        rows["ours"].append((journey.mean_step, journey.largest_step))
+        rows["ours"].append((journey.mean_step, journey.largest_step, len(journey.entries)))
         within += journey.largest_step <= 1.5 * median_nn
         for name, make in (
             ("nearest-neighbour chain", nearest_neighbour_chain),
             ("interpolation", interpolation_path),
         ):
-            steps = step_distances(art.sonic, make(art.sonic, a, b, length - 2, usable))
-            rows[name].append((float(np.mean(steps)), max(steps)))
-    print(
-        f"{'method':<24} {'mean step':>10} {'largest (mean)':>15} {'largest (max)':>14} {'largest / median NN':>20}"
-    )
+            path = make(art.sonic, a, b, length - 2, usable)
+            steps = step_distances(art.sonic, path)
+            rows[name].append((float(np.mean(steps)), max(steps), len(path)))
+    header = ("mean step", "largest (mean)", "largest (max)", "largest / median NN", "tracks")
+    print(f"{'method':<24} " + " ".join(f"{h:>{len(h) + 1}}" for h in header))
     for name, values in rows.items():
         arr = np.array(values)
-        print(
-            f"{name:<24} {arr[:, 0].mean():>10.3f} {arr[:, 1].mean():>15.3f} {arr[:, 1].max():>14.3f} "
-            f"{arr[:, 1].mean() / median_nn:>20.2f}"
+        figures = (
+            arr[:, 0].mean(),
+            arr[:, 1].mean(),
+            arr[:, 1].max(),
+            arr[:, 1].mean() / median_nn,
         )
+        cells = [f"{v:>{len(h) + 1}.3f}" for v, h in zip(figures, header, strict=False)]
+        cells.append(f"{arr[:, 2].mean():>{len(header[-1]) + 1}.1f}")
+        print(f"{name:<24} " + " ".join(cells))
     print(f"our journeys with largest step ≤ 1.5 × median NN: {within} of {count}")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beetsplug._dspipeline.artifact_format import DATA_FILE
+from beetsplug._dspipeline.artifact_format import DATA_FILE, LAST_BUILD_REPORT_FILE, RUN_REPORT_FILE
 from beetsplug._dspipeline.keys import album_key
 from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
 from devtools.beets_env import ALL_PLUGINS, BeetsEnv
@@ -346,3 +346,20 @@ def test_report_artifacts_option(env: BeetsEnv, moved_artifacts: Path, tmp_path:
     assert "coloured by album" in html and "Miles Davis – Kind of Blue" in html
     proc = env.run("dsreport", "--artifacts", str(tmp_path / "nowhere"), check=False)
     assert proc.returncode == 1 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_report_keeps_the_last_full_build_beside_the_last_call(
+    env: BeetsEnv, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    env.run(*BUILD)  # nothing changed since the fixture's build: a no-op call
+    last_call = json.loads((env.out_dir / RUN_REPORT_FILE).read_text("utf-8"))
+    last_build = json.loads((env.out_dir / LAST_BUILD_REPORT_FILE).read_text("utf-8"))
+    assert not any(s["result"] in ("ok", "warning") for s in last_call["stages"][:-1])
+    assert any(s["result"] == "ok" for s in last_build["stages"])
+    report = tmp_path / "r.html"
+    env.run("dsreport", "-o", str(report))
+    html = report.read_text("utf-8")
+    assert "<h3>Last call</h3>" in html and "<h3>Last full build</h3>" in html
+    assert last_build["started_at"] in html and last_call["started_at"] in html
+    assert ">True<" not in html and ">None<" not in html

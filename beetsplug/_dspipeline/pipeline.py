@@ -29,6 +29,7 @@ from .artifact_format import (
     BUILD_STATE_FILE,
     DATA_FILE,
     GENRE_SIM_FILE,
+    LAST_BUILD_REPORT_FILE,
     RUN_REPORT_FILE,
     BuildState,
     inputs_signature,
@@ -660,5 +661,10 @@ def write_run_report(run: PipelineRun, started: float, ok: bool) -> None:
         },
     }
     path = run.target / RUN_REPORT_FILE
-    write_text_atomic(path, json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(report, indent=2, ensure_ascii=False, default=str)
+    write_text_atomic(path, text)
+    # A call that built something is also kept apart, so the next no-op call (every stage
+    # up to date; verify only checks) does not hide it from `beet dsreport`.
+    if ok and any(r.result in ("ok", "warning") and r.name != "verify" for r in run.results):
+        write_text_atomic(run.target / LAST_BUILD_REPORT_FILE, text)
     run.settings.say(f"Run report: {path}")
