@@ -58,12 +58,19 @@ CQT_CHUNK_FRAMES = 4096  # ~95 s per CQT chunk: bounds its buffers to ~40 MB; ea
 # Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing.
 CQT_MARGIN_FRAMES = 128
 TEMPOGRAM_CHUNK_FRAMES = 512  # ~5 MB of FFT buffers per chunk
+# The tempogram dims average every 4th frame: neighbouring frames share 383 of their 384 onset
+# values, so the average barely moves (docs/sonic-features.md), at a quarter of the cost. The
+# tempo estimate that steers the beat tracker keeps every frame.
+TEMPOGRAM_STRIDE = 4
 # Frames at each segment end recomputed with the segment's own padding (STFT window reach: 2).
 SEGMENT_EDGE_FRAMES = 4
 TEMPOGRAM_WIN = 384  # librosa's default tempogram window (frames)
 TEMPO_WIN = int(8.0 * SAMPLE_RATE / HOP_LENGTH)  # librosa tempo()'s 8 s window, in frames
 CHROMA_BINS_PER_OCTAVE = 36  # librosa.feature.chroma_cqt defaults: 7 octaves from C1
 CHROMA_OCTAVES = 7
+# The tuning estimate pools the pitch peaks of every 4th frame: tens of thousands of peaks per
+# track still, so the estimate (0.01-bin resolution) barely moves, at a quarter of the cost.
+TUNING_STRIDE = 4
 PIPTRACK_ROWS = 385  # STFT rows 0..384 reach 4135 Hz, past piptrack's 4 kHz limit
 
 
@@ -251,7 +258,7 @@ def frame_features(y: np.ndarray) -> FrameFeatures:
         features, mag = _stft_frames(y, first, last)
         for key, value in features.items():
             parts.setdefault(key, []).append(value)
-        pitch, magnitude = _tuning_peaks(mag)
+        pitch, magnitude = _tuning_peaks(mag[:, ::TUNING_STRIDE])
         pitches.append(pitch)
         magnitudes.append(magnitude)
         del mag
@@ -270,22 +277,18 @@ def _stft_frames(y: np.ndarray, first: int, last: int) -> tuple[dict[str, np.nda
 
     Returns the features (keyed like FrameFeatures fields) and the (1025, frames) magnitude.
     """
-    import librosa
+    import scipy.fft
 
     start, stop = first * HOP_LENGTH - N_FFT // 2, (last - 1) * HOP_LENGTH + N_FFT // 2
-    # librosa.stft pads with zeros (pad_mode="constant"); zero_crossing_rate repeats the edges.
-    stft = librosa.stft(
-        _padded_window(y, start, stop, "constant"),
-        n_fft=N_FFT,
-        hop_length=HOP_LENGTH,
-        center=False,
-    )
-    mag = np.abs(stft)
-    del stft
+    # librosa.stft's framing (zero padding, periodic Hann, float32), on contiguous frame rows:
+    # one windowed copy and one batched real FFT, without librosa's per-call set-up.
+    signal = _padded_window(y, start, stop, "constant")
+    frames = np.lib.stride_tricks.sliding_window_view(signal, N_FFT)[::HOP_LENGTH]
+    mag = np.abs(scipy.fft.rfft(frames * _hann(), axis=1)).T
     peak, valley = _band_peaks_valleys(mag, _contrast_bands())
     rolloff, centroid, bandwidth = spectral_shape(mag)
     features = {
-        "mel_power": _mel_basis() @ (mag**2),
+        "mel_power": np.asarray(_mel_basis() @ np.square(mag)),
         "contrast_peak": peak,
         "contrast_valley": valley,
         "rolloff": rolloff,
@@ -320,11 +323,12 @@ def spectral_shape(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     and deviation matrices (those made these three a third of the STFT pass).
     """
     freqs = _fft_freqs()
-    total = mag.sum(axis=0, dtype=np.float64)
+    # Σ m, Σ f·m and Σ f²·m in one float64 product (one conversion of `mag`).
+    total, first_moment, second_moment = _moment_weights() @ mag
     # librosa.util.normalize leaves columns summing below `tiny` unscaled (silent frames → 0).
     weight = np.where(total < np.finfo(mag.dtype).tiny, 1.0, total)
-    centroid = (freqs @ mag) / weight
-    second_moment = ((freqs**2) @ mag) / weight
+    centroid = first_moment / weight
+    second_moment = second_moment / weight
     # Σ p(f)·(f − c)² = E[f²] − c² for normalised p; silent columns have Σ p = 0 and give 0.
     spread = second_moment - np.where(total < np.finfo(mag.dtype).tiny, 0.0, centroid**2)
     bandwidth = np.sqrt(np.maximum(spread, 0.0))
@@ -332,6 +336,12 @@ def spectral_shape(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     reached = cumulative >= 0.85 * cumulative[-1]
     rolloff = freqs[np.argmax(reached, axis=0)]
     return rolloff, centroid, bandwidth
+
+
+@functools.cache
+def _moment_weights() -> np.ndarray:
+    freqs = _fft_freqs()
+    return np.stack([np.ones_like(freqs), freqs, freqs**2])
 
 
 @functools.cache
@@ -353,11 +363,21 @@ def _padded_window(y: np.ndarray, start: int, stop: int, mode: str) -> np.ndarra
 
 
 @functools.cache
-def _mel_basis() -> np.ndarray:
+def _mel_basis() -> Any:
+    """librosa's 128-band mel filters (n_fft 2048) as a sparse matrix: each band spans a few
+    dozen FFT bins, so the dense product did ~50x the needed multiplications."""
     import librosa
+    import scipy.sparse
 
-    basis: np.ndarray = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT)
-    return basis
+    return scipy.sparse.csr_array(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT))
+
+
+@functools.cache
+def _hann() -> np.ndarray:
+    import scipy.signal
+
+    window: np.ndarray = scipy.signal.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+    return window
 
 
 def segment_features(
@@ -417,7 +437,8 @@ def _band_peaks_valleys(
     peak = np.zeros((len(bands), mag.shape[1]))
     valley = np.zeros_like(peak)
     for k, (lo, hi, n_side) in enumerate(bands):
-        # Sorting along contiguous rows (frames × bins) is several times faster than along bins.
+        # Sorting along contiguous rows (frames × bins) is several times faster than along bins
+        # (and than np.partition: numpy's SIMD sort wins at these widths).
         ordered = np.sort(mag[lo:hi].T, axis=1)
         valley[k] = np.mean(ordered[:, :n_side], axis=1)
         peak[k] = np.mean(ordered[:, -n_side:], axis=1)
@@ -477,7 +498,6 @@ def chroma_chunked(
     and chroma values stay close to librosa.feature.chroma_cqt at 22050 Hz (see
     docs/sonic-features.md for the measured error).
     """
-    import librosa
     import soxr
 
     factor = 2 if decimate else 1
@@ -492,17 +512,75 @@ def chroma_chunked(
             y, (first - margin_frames) * HOP_LENGTH, (last + margin_frames) * HOP_LENGTH, "constant"
         )
         piece = soxr.resample(window, SAMPLE_RATE, rate, quality="HQ") if decimate else window
-        chroma = librosa.feature.chroma_cqt(
-            y=piece,
-            sr=rate,
-            hop_length=hop,
-            tuning=tuning,
-            bins_per_octave=CHROMA_BINS_PER_OCTAVE,
-            n_octaves=CHROMA_OCTAVES,
-        )
+        chroma = _chroma_cqt(np.asarray(piece, np.float32), rate, hop, tuning)
         # CQT frame k of the piece is centred on frame first - margin_frames + k.
         out[:, first:last] = chroma[:, margin_frames : margin_frames + last - first]
     return out
+
+
+# Relative bandwidth of equally spaced bins (librosa's _relative_bandwidth for 36 per octave).
+_CQT_ALPHA = (2.0 ** (2 / CHROMA_BINS_PER_OCTAVE) - 1) / (2.0 ** (2 / CHROMA_BINS_PER_OCTAVE) + 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _cqt_basis(tuning: float, rate: int) -> tuple[Any, int, np.ndarray]:
+    """librosa.vqt's frequency-domain filters for its top octave, and every bin's filter length.
+
+    librosa rebuilds these filters for every octave of every call (a third of chroma_cqt's
+    time); each lower octave uses the same filters, since frequencies and sample rate both halve
+    (exactly, in binary floating point). Returns (sparse (36, n_fft/2+1) basis, n_fft,
+    sqrt of the 252 filter lengths at `rate`).
+    """
+    import librosa
+
+    bins = CHROMA_BINS_PER_OCTAVE
+    freqs = librosa.note_to_hz("C1") * 2.0 ** ((tuning + np.arange(bins * CHROMA_OCTAVES)) / bins)
+    basis, lengths = librosa.filters.wavelet(
+        freqs=freqs[-bins:], sr=rate, norm=1, pad_fft=True, window="hann", alpha=_CQT_ALPHA
+    )
+    n_fft = basis.shape[1]
+    basis *= lengths[:, None] / float(n_fft)
+    spectrum = np.fft.fft(basis, n=n_fft, axis=1)[:, : n_fft // 2 + 1]
+    sparse = librosa.util.sparsify_rows(spectrum, quantile=0.01, dtype=np.complex64)
+    all_lengths, _ = librosa.filters.wavelet_lengths(freqs=freqs, sr=rate, alpha=_CQT_ALPHA)
+    return sparse, n_fft, np.sqrt(all_lengths).astype(np.float32)
+
+
+def _chroma_cqt(y: np.ndarray, rate: int, hop: int, tuning: float) -> np.ndarray:
+    """librosa.feature.chroma_cqt(y, sr=rate, hop_length=hop, tuning, 36 bins/octave, 7 octaves).
+
+    The same recursive-downsampling CQT as librosa.vqt (ones-window STFT per octave, sparse
+    filters, soxr_hq halving) with the filters built once (see _cqt_basis); matches librosa to
+    ~1e-6 of the largest value.
+    """
+    import librosa
+    import scipy.fft
+
+    basis, n_fft, sqrt_lengths = _cqt_basis(tuning, rate)
+    bins = CHROMA_BINS_PER_OCTAVE
+    n = 1 + len(y) // hop
+    magnitude = np.empty((bins * CHROMA_OCTAVES, n), np.float32)
+    octave_y, octave_hop = y, hop
+    for octave in range(CHROMA_OCTAVES):
+        # A centred STFT with zero padding, as librosa.stft(pad_mode="constant") frames it.
+        padded = np.zeros(len(octave_y) + n_fft, np.float32)
+        padded[n_fft // 2 : n_fft // 2 + len(octave_y)] = octave_y
+        frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::octave_hop][:n]
+        spectrum = scipy.fft.rfft(frames, axis=1)
+        # librosa scales each octave by sqrt(downsampling factor) = 2 ** (octave / 2).
+        response = np.abs(basis @ spectrum.T) * np.float32(2.0 ** (octave / 2))
+        rows = slice(bins * (CHROMA_OCTAVES - 1 - octave), bins * (CHROMA_OCTAVES - octave))
+        magnitude[rows] = response[:, :n]
+        if octave < CHROMA_OCTAVES - 1:
+            octave_hop //= 2
+            octave_y = librosa.resample(
+                octave_y, orig_sr=2, target_sr=1, res_type="soxr_hq", scale=True
+            )
+    magnitude /= sqrt_lengths[:, None]
+    chroma: np.ndarray = librosa.feature.chroma_cqt(
+        C=magnitude, sr=rate, bins_per_octave=bins, n_octaves=CHROMA_OCTAVES
+    )
+    return chroma
 
 
 def summarise(frames: FrameFeatures) -> _BeatSummary:
@@ -518,10 +596,10 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     del log_mel
     mfcc_delta = librosa.feature.delta(mfcc)
 
-    tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN)
+    tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN, TEMPOGRAM_STRIDE)
     if onset_env.any():
         # What beat_track would estimate itself, from a chunked tempogram (bounded memory).
-        tempo_tg = _mean_tempogram(onset_env, TEMPO_WIN)[:, None]
+        tempo_tg = _mean_tempogram(onset_env, TEMPO_WIN, 2)[:, None]
         # librosa ≥ 0.10 returns a 1-element array; float() on it raises with numpy ≥ 2.4.
         bpm = np.asarray(librosa.feature.tempo(tg=tempo_tg, sr=sr, hop_length=hop)).item()
         _, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=hop, bpm=bpm)
@@ -704,7 +782,7 @@ def _interval_means(rows: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return result
 
 
-def _mean_tempogram(onset_env: np.ndarray, win_length: int) -> np.ndarray:
+def _mean_tempogram(onset_env: np.ndarray, win_length: int, stride: int = 1) -> np.ndarray:
     """librosa.feature.tempogram(onset_envelope, win_length).mean(axis=1), faster and chunked.
 
     Same math as librosa (linear-ramp centring, Hann window, autocorrelation, per-frame max
@@ -722,11 +800,13 @@ def _mean_tempogram(onset_env: np.ndarray, win_length: int) -> np.ndarray:
     window = scipy.signal.get_window("hann", win_length, fftbins=True).astype(np.float32)
     n_fft = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
     total = np.zeros(win_length, np.float64)
+    count = 0
     for first in range(0, n, TEMPOGRAM_CHUNK_FRAMES):
         last = min(first + TEMPOGRAM_CHUNK_FRAMES, n)
         frames = np.lib.stride_tricks.sliding_window_view(
             padded[first : last - 1 + win_length], win_length
-        )
+        )[::stride]
+        count += len(frames)
         spectrum = scipy.fft.rfft(frames * window, n=n_fft, axis=1)  # (frames, bins)
         acf = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n_fft, axis=1)
         acf = acf[:, :win_length]
@@ -735,7 +815,7 @@ def _mean_tempogram(onset_env: np.ndarray, win_length: int) -> np.ndarray:
         total += (acf / np.where(energy > np.finfo(np.float32).tiny, energy, 1.0)).sum(
             axis=0, dtype=np.float64
         )
-    mean: np.ndarray = total / n
+    mean: np.ndarray = total / count
     return mean
 
 
