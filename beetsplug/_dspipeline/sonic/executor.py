@@ -7,10 +7,15 @@ sits in memory as futures.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
+import os
+import select
+import signal
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -63,11 +68,49 @@ def _failure(job: AnalysisJob, reason: str, message: str, started: float) -> Ana
 
 
 SCHEDULER_CONNECT_S = 10
+WATCHDOG_POLL_S = 0.5  # where pidfds are missing: how often a worker checks for its parent
 
 
-def _init_worker() -> None:
-    """Per-process setup: pay librosa's imports and numba compilation before the first job."""
+def _init_worker(parent_pid: int | None = None) -> None:
+    """Per-process setup: pay librosa's imports and numba compilation before the first job.
+
+    A local worker also ignores Ctrl-C (the parent stops the pool itself, instead of every
+    worker printing a KeyboardInterrupt traceback) and exits as soon as the parent process is
+    gone: after a `kill -9` of the parent it would otherwise wait forever on a queue whose
+    write end it holds itself, keeping the fork server and resource tracker alive too.
+    """
+    if parent_pid is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
     warm_up()
+
+
+def _exit_with(pid: int) -> None:
+    """Block until process `pid` ends, then end this process (a watchdog thread)."""
+    try:
+        # Linux: a pidfd becomes readable when the process exits (even before it is reaped).
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        while _alive(pid):
+            time.sleep(WATCHDOG_POLL_S)
+    else:
+        select.select([fd], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _ready() -> bool:
+    """A no-op job: its completion says the pool has a warmed-up worker."""
+    return True
 
 
 def run_jobs(
@@ -93,6 +136,8 @@ def run_jobs(
         return _run_dask(distributed, iter(jobs), scheduler, path_map, workers)
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r} (expected 'local' or 'dask')")
+    if isinstance(jobs, Sized):  # no more workers than jobs
+        workers = min(workers, len(jobs))
     if workers <= 1:
         return (analyse_job(job, path_map) for job in jobs)
     return _run_local(iter(jobs), workers, path_map)
@@ -112,8 +157,29 @@ def _process_context() -> multiprocessing.context.BaseContext:
 def _run_local(
     jobs: Iterator[AnalysisJob], workers: int, path_map: tuple[tuple[str, str], ...]
 ) -> Iterator[AnalysisOutcome]:
-    context = _process_context()
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    """Analyse on `workers` local processes; this process analyses while they start.
+
+    Starting the pool costs seconds (the fork server imports librosa, each worker loads the
+    numba cache): time in which this process analyses jobs itself, so a small set is never
+    slower than with one worker. Closing the generator early (an interrupt, an error in the
+    caller) stops the workers at once rather than letting them finish their jobs.
+    """
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=_process_context(),
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
+    )
+    probe: list[Future[bool]] = []
+    # submit() blocks while the fork server starts, hence a thread.
+    starter = threading.Thread(target=lambda: probe.append(pool.submit(_ready)), daemon=True)
+    starter.start()
+    try:
+        while not (probe and probe[0].done()):
+            job = next(jobs, None)
+            if job is None:
+                return
+            yield analyse_job(job, path_map)
         pending: dict[Future[AnalysisOutcome], AnalysisJob] = {}
 
         def top_up() -> None:
@@ -130,6 +196,21 @@ def _run_local(
                 job = pending.pop(future)
                 yield _result(future, job)
             top_up()
+    finally:
+        starter.join()
+        _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued jobs and end the worker processes now (idle or not)."""
+    # ProcessPoolExecutor has no public way to end busy workers before Python 3.14.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError):
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _result(future: Any, job: AnalysisJob) -> AnalysisOutcome:
