@@ -8,7 +8,8 @@ import hashlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,8 @@ DISCOGS_DEFAULTS: dict[str, Any] = {
     "timeout": 15.0,
     "retries": 4,
     "requests_per_minute": 60,
-    "write_fields": False,
+    "write_genres": "no",
+    "genre_source": "styles",
 }
 SONIC_DEFAULTS: dict[str, Any] = {
     # Off by default: analysis costs seconds of CPU per track and would stall the importer;
@@ -172,19 +174,28 @@ def discogs_token() -> str | None:
     return next((str(c).strip() for c in candidates if c and str(c).strip()), None)
 
 
+def discogs_threshold(override: float | None = None) -> float:
+    """``--threshold`` or ``discogsgenres.threshold``, checked (one line naming which)."""
+    if override is not None:
+        name, value = "--threshold", override
+    else:
+        name, value = "discogsgenres.threshold", config["discogsgenres"]["threshold"].as_number()
+    if not 0.0 <= float(value) <= 1.0:
+        raise UserError(f"{name} must be between 0 and 1, got {value}")
+    return float(value)
+
+
 def discogs_settings(
     threshold: float | None = None, strict_artist: bool | None = None
 ) -> DiscogsSettings | None:
     """The Discogs settings with command-line overrides; None without a token."""
     from beetsplug._dspipeline.discogs_run import DiscogsSettings
 
+    value = discogs_threshold(threshold)
     token = discogs_token()
     if token is None:
         return None
     view = config["discogsgenres"]
-    value = float(threshold if threshold is not None else view["threshold"].as_number())
-    if not 0.0 <= value <= 1.0:
-        raise UserError(f"threshold must be between 0 and 1, got {value}")
     return DiscogsSettings(
         token=token,
         base_url=view["base_url"].as_str(),
@@ -242,69 +253,133 @@ def discogs_targets(albums: Sequence[Album]) -> tuple[list[AlbumTarget], int]:
             skipped += 1
             continue
         release_id = int(album.get("discogs_albumid") or 0) or None
-        query = AlbumQuery(row.albumartist, row.album, row.year, release_id)
+        albumtypes = tuple(str(t) for t in album.get("albumtypes") or ())
+        query = AlbumQuery(row.albumartist, row.album, row.year, release_id, albumtypes)
         targets.append(AlbumTarget(row, query))
     return targets, skipped
 
 
-class DiscogsFields:
-    """Puts lookup results onto the beets albums they belong to."""
+WRITE_GENRES = ("no", "append", "replace")
+GENRE_SOURCES = ("styles", "genres", "both")
 
-    def __init__(self, albums: Sequence[Album]) -> None:
+
+@dataclass(frozen=True)
+class GenreWriteBack:
+    """``discogsgenres.write_genres`` / ``genre_source``: what goes into beets' ``genres``."""
+
+    mode: str = "no"
+    source: str = "styles"
+
+    def genres_for(self, genres: Sequence[str], styles: Sequence[str]) -> list[str]:
+        """The tags to write, capitalised the way Discogs shows them (``Trip Hop``);
+        ``styles`` falls back to the genres for releases without styles."""
+        if self.source == "genres":
+            chosen = list(genres)
+        elif self.source == "both":
+            chosen = [*genres, *styles]
+        else:
+            chosen = list(styles or genres)
+        return [" ".join(w[:1].upper() + w[1:] for w in tag.split(" ")) for tag in chosen]
+
+    def merged(self, current: Sequence[str], new: Sequence[str]) -> list[str]:
+        if self.mode == "replace":
+            return list(new)
+        have = {g.casefold() for g in current}
+        return [*current, *(g for g in new if g.casefold() not in have)]
+
+
+def genre_write_back() -> GenreWriteBack:
+    """The write-back settings, checked: a bad value is one line naming the key."""
+    view = config["discogsgenres"]
+    if view["write_fields"].exists():
+        raise UserError(
+            "discogsgenres.write_fields was replaced by write_genres (no, append, replace) "
+            "and genre_source (styles, genres, both)"
+        )
+    values = {}
+    for key, choices in (("write_genres", WRITE_GENRES), ("genre_source", GENRE_SOURCES)):
+        raw = view[key].get()
+        # YAML reads a bare `no` as false.
+        value = "no" if raw is False or raw is None else str(raw).strip().lower()
+        if value not in choices:
+            raise UserError(f"discogsgenres.{key} must be one of {', '.join(choices)}, not {raw!r}")
+        values[key] = value
+    return GenreWriteBack(values["write_genres"], values["genre_source"])
+
+
+class DiscogsFields:
+    """Puts lookup results onto the beets albums they belong to.
+
+    ``items`` replaces ``album.items()`` for the import stage, whose task items are the objects
+    beets writes to the files after the stage (and whose files are not at their final place
+    yet: the stage never writes files itself, ``write_files`` says whether a command does).
+    """
+
+    def __init__(
+        self,
+        albums: Sequence[Album],
+        *,
+        items: Sequence[Item] | None = None,
+        write_files: bool | None = None,
+    ) -> None:
         self.by_key: dict[str, list[Album]] = {}
         for album in albums:
             row = album_row(album)
             if row is not None:
                 self.by_key.setdefault(row.album_id, []).append(album)
+        self.items = items
+        self.write_files = ui.should_write() if write_files is None else write_files
+        self.write_back = genre_write_back()
 
     def on_result(self, target: AlbumTarget, result: LookupResult) -> None:
         if result.status == "error":
             return
         for album in self.by_key.get(target.row.album_id, []):
-            set_discogs_fields(
+            self.set_fields(
                 album, result.genres, result.styles, result.release_id, result.master_id
             )
 
-
-def set_discogs_fields(
-    album: Album,
-    genres: Sequence[str],
-    styles: Sequence[str],
-    release_id: int | None,
-    master_id: int | None,
-) -> None:
-    """Flexible attributes so `beet ls -a discogs_styles:techno` works; beets' own
-    `genres`/`style` only when `discogsgenres.write_fields` is on."""
-    values = {
-        "discogs_genres": list(genres),
-        "discogs_styles": list(styles),
-        "discogs_release_id": release_id,
-        "discogs_master_id": master_id,
-    }
-    for name, value in values.items():
-        if value:
-            album[name] = value
-        elif name in album:
-            del album[name]
-    if config["discogsgenres"]["write_fields"].get(bool) and (genres or styles):
-        # beets' discogs plugin convention: styles into `genres`, genres into `style`.
-        album.genres = list(styles or genres)
-        album.style = ", ".join(genres)
-        album.store(inherit=True)
-        if ui.should_write():
-            for item in album.items():
-                item.try_write()
-    else:
+    def set_fields(
+        self,
+        album: Album,
+        genres: Sequence[str],
+        styles: Sequence[str],
+        release_id: int | None,
+        master_id: int | None,
+    ) -> None:
+        """Flexible attributes so `beet ls -a discogs_styles:techno` works; beets' own
+        `genres` of the album and its items when `discogsgenres.write_genres` is on."""
+        values = {
+            "discogs_genres": list(genres),
+            "discogs_styles": list(styles),
+            "discogs_release_id": release_id,
+            "discogs_master_id": master_id,
+        }
+        for name, value in values.items():
+            if value:
+                album[name] = value
+            elif name in album:
+                del album[name]
+        new = self.write_back.genres_for(genres, styles)
+        if self.write_back.mode == "no" or not new:
+            album.store(inherit=False)
+            return
+        album.genres = self.write_back.merged(album.genres or [], new)
         album.store(inherit=False)
+        items: Iterable[Item] = self.items if self.items is not None else album.items()
+        for item in items:
+            item.genres = self.write_back.merged(item.genres or [], new)
+            item.store()
+            if self.write_files:
+                item.try_write()
 
-
-def apply_stored_discogs(album: Album, sidecar: Sidecar, album_id: str) -> None:
-    """Re-imported album already known to the sidecar: copy its rows onto the album."""
-    rows = sidecar.album_genres([album_id]).get(album_id, [])
-    genres = [g for g, s in rows if s == DISCOGS_GENRE_SOURCE]
-    styles = [g for g, s in rows if s == DISCOGS_STYLE_SOURCE]
-    if genres or styles:
-        set_discogs_fields(album, genres, styles, *sidecar.last_lookup_ids(album_id))
+    def apply_stored(self, album: Album, sidecar: Sidecar, album_id: str) -> None:
+        """Re-imported album already known to the sidecar: copy its rows onto the album."""
+        rows = sidecar.album_genres([album_id]).get(album_id, [])
+        genres = [g for g, s in rows if s == DISCOGS_GENRE_SOURCE]
+        styles = [g for g, s in rows if s == DISCOGS_STYLE_SOURCE]
+        if genres or styles:
+            self.set_fields(album, genres, styles, *sidecar.last_lookup_ids(album_id))
 
 
 # -- sonic results onto beets items -------------------------------------------------------------

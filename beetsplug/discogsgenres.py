@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from beets import config, ui
@@ -14,9 +15,9 @@ from beetsplug._dsp_beets import (
     DISCOGS_DEFAULTS,
     TOKEN_MESSAGE,
     DiscogsFields,
-    apply_stored_discogs,
     discogs_settings,
     discogs_targets,
+    discogs_threshold,
     model_id,
     open_sidecar,
     peek_sidecar,
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
     from beets.library import Library
 
-    from beetsplug._dspipeline.discogs_run import RunSummary
+    from beetsplug._dspipeline.discogs_match import LookupResult
+    from beetsplug._dspipeline.discogs_run import AlbumTarget, RunSummary
 
 
 class DiscogsGenresPlugin(BeetsPlugin):
@@ -89,6 +91,13 @@ class DiscogsGenresPlugin(BeetsPlugin):
             metavar="F",
             help="minimum match score in 0..1 (default: discogsgenres.threshold)",
         )
+        p.add_option(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=False,
+            help="show per album the candidates considered, their scores and the decision",
+        )
         cmd.func = self.command
         return [cmd]
 
@@ -97,7 +106,9 @@ class DiscogsGenresPlugin(BeetsPlugin):
 
         if opts.limit is not None and opts.limit < 1:
             raise UserError("--limit must be at least 1")
+        discogs_threshold(opts.threshold)  # a bad value is an error even with nothing to do
         albums = list(lib.albums(args))
+        fields = DiscogsFields(albums)  # checks the write-back settings
         targets, skipped = discogs_targets(albums)
         # Singletons have no album to look up: skipped, and counted as such.
         skipped += len(lib.items([*args, "singleton:true"]))
@@ -131,10 +142,31 @@ class DiscogsGenresPlugin(BeetsPlugin):
             selection.todo,
             threshold=settings.threshold,
             strict_artist=settings.strict_artist,
-            on_result=DiscogsFields(albums).on_result,
+            on_result=self.explaining(fields) if opts.verbose else fields.on_result,
             progress=ui.print_,
         )
         self.report(summary, skipped + selection.already_done)
+        if summary.errors and not summary.hits + summary.misses:
+            raise UserError(
+                f"Discogs: all {summary.errors} lookups failed (first: "
+                f"{summary.error_messages[0]}); nothing was stored, they are retried next run"
+            )
+
+    @staticmethod
+    def explaining(fields: DiscogsFields) -> Callable[[AlbumTarget, LookupResult], None]:
+        """``on_result`` that also prints the candidates and the decision (``-v``)."""
+        from beetsplug._dspipeline.discogs_match import explain
+
+        def on_result(target: AlbumTarget, result: LookupResult) -> None:
+            fields.on_result(target, result)
+            ui.print_(
+                f"{target.row.albumartist} - {target.row.album}: {result.status}"
+                f" ({result.requests} requests)"
+            )
+            for line in explain(result):
+                ui.print_(line)
+
+        return on_result
 
     @staticmethod
     def report(summary: RunSummary, skipped: int) -> None:
@@ -142,7 +174,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
             ui.print_(line)
         for message in summary.error_messages[:10]:
             ui.print_(f"  error: {message}")
-        if summary.errors:
+        if summary.errors and summary.hits + summary.misses:
             ui.print_(f"Discogs: {summary.errors} albums failed and will be retried next run")
 
     # -- import -----------------------------------------------------------------------------
@@ -158,9 +190,11 @@ class DiscogsGenresPlugin(BeetsPlugin):
             return
         try:
             sidecar = open_sidecar(session.lib)
+            # The task's items: beets writes their tags after this stage.
+            fields = DiscogsFields([album], items=task.imported_items(), write_files=False)
             selection = select_targets(targets, sidecar)
             if not selection.todo:
-                apply_stored_discogs(album, sidecar, targets[0].row.album_id)
+                fields.apply_stored(album, sidecar, targets[0].row.album_id)
                 return
             settings = discogs_settings()
         except UserError as exc:  # a broken sidecar or a bad setting must not stop the import
@@ -177,7 +211,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
             selection.todo,
             threshold=settings.threshold,
             strict_artist=settings.strict_artist,
-            on_result=DiscogsFields([album]).on_result,
+            on_result=fields.on_result,
         )
         if summary.errors:
             self._log.warning("{}", summary.error_messages[0])

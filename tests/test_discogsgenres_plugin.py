@@ -159,8 +159,10 @@ def test_network_error_writes_no_marker_and_is_retried(
     env = make_env(tmp_path, server, auto=False)
     env.run("import", str(make_music(tmp_path / "in", ALBUMS[:2])))
     server.faults.inject("500", times=None)
-    out = env.run("discogsgenres").stdout
-    assert "2 errors" in out and "retried next run" in out
+    proc = env.run("discogsgenres", check=False)
+    # Nothing succeeded: said so, exit 1 (tests/test_discogs_writeback.py has the details).
+    assert proc.returncode == 1 and "2 errors" in proc.stdout
+    assert "retried next run" in proc.stderr
     assert rows(env) == {}
     server.faults.clear()
     out = env.run("discogsgenres").stdout
@@ -287,14 +289,6 @@ def test_progress_line_every_50_albums(tmp_path: Path) -> None:
     assert progress[0].endswith("s remaining)")
     assert "55 processed: 55 hits, 0 misses, 0 errors, 0 skipped" in out
     assert "requests (1.00/album)" in out
-
-
-def test_write_fields_fills_beets_genres_and_style(tmp_path: Path, server: StandinServer) -> None:
-    env = make_env(tmp_path, server, write_fields=True)
-    env.run("import", str(make_music(tmp_path / "in", ALBUMS[:1])))
-    out = env.run("ls", "-a", "-f", "$genres | $style").stdout.strip()
-    # beets' discogs plugin convention: styles into `genres`, genres into `style`.
-    assert out == "synth-pop; electro | electronic"
 
 
 def test_reimported_album_gets_its_fields_without_a_lookup(
