@@ -147,7 +147,7 @@ def demo(root: Path, seconds: float, results: Path) -> None:
         env = BeetsEnv(
             root / "beets",
             plugins=ALL_PLUGINS,
-            settings={"discogsgenres": {"base_url": base_url}},
+            settings={"discogsgenres": {"base_url": base_url}, "dsplaylist": {"similar_k": 5}},
             env={"DISCOGS_TOKEN": DEMO_TOKEN},
         )
         banner("3. beet import: the discogsgenres import stage enriches each album")
@@ -192,8 +192,18 @@ def demo(root: Path, seconds: float, results: Path) -> None:
     run(env, "dsplaylist", *seed, "-p")
     run(env, "dsplaylist", *seed, "-o", str(playlist.resolve()))
     print(playlist.read_text("utf-8").rstrip().replace("\n", "\n  ").join(["  ", ""]))
+    print("  Why not other tracks? --explain names what each pick was preferred to:")
+    run(env, "dsplaylist", "title:One More Time", "-n", "5", "--strict", "--explain")
 
-    banner("10. beet dsreport: one HTML page")
+    banner("10. A journey: from jazz to French house in small steps")
+    run(env, "dsplaylist", "title:So What", "--to", "title:One More Time", "-n", "7")
+
+    banner("11. The similar: query inside beets: the 5 tracks nearest to Kraftwerk's Numbers")
+    run(env, "ls", "similar:title:Numbers")
+    print("  It composes with any beets query (here: only those before 1990):")
+    run(env, "ls", "similar:title:Numbers", "year:..1989")
+
+    banner("12. beet dsreport: one HTML page")
     report = results / "dspipeline_report.html"
     run(env, "dsreport", "-o", str(report.resolve()))
     print(

@@ -301,9 +301,9 @@ def _validate(source: Path, arrays: dict[str, np.ndarray]) -> Artifacts:
 STEP_NAMES: Mapping[str, str] = {
     "seed": "seed",
     "match": "passed every filter",
+    "album_cap": "per-album cap relaxed",
     "floor": "sonic floor relaxed",
     "gate": "genre gate relaxed",
-    "album_cap": "per-album cap relaxed",
     "artist_cap": "per-artist cap relaxed",
 }
 EXPLAIN_PER_SLOT = 3
@@ -443,8 +443,9 @@ def generate_playlist(
 
     At most ``max_seeds`` seeds lead the list (distinct artists first); every seed steers the
     choice. Candidates are taken by score, interleaved over the seeds they are closest to.
-    When too few pass the mode's filters, the sonic floor, then the genre gate, then the caps
-    are relaxed in turn (unless ``strict``); each entry says which step chose it. ``exclude``:
+    When too few pass the mode's filters, the per-album cap, the sonic floor, the genre gate and
+    the per-artist cap are relaxed in turn (unless ``strict``); each entry says which step
+    chose it. ``exclude``:
     rows never picked. ``avoid``: ``"artist"`` or ``"album"`` keeps the seeds' artists or albums
     out of the picks (artist/album seeds). ``explain`` records passed-over candidates per pick.
     """
@@ -499,10 +500,11 @@ def generate_playlist(
     everyone = np.ones_like(gate_ok)
     steps = [("match", floor_ok & gate_ok, True, True)]
     if not strict:
+        # The album cap is the softest rule: it gives way before the floor and the gate.
         steps += [
-            ("floor", gate_ok, True, True),
-            ("gate", everyone, True, True),
-            ("album_cap", everyone, True, False),
+            ("album_cap", floor_ok & gate_ok, True, False),
+            ("floor", gate_ok, True, False),
+            ("gate", everyone, True, False),
             ("artist_cap", everyone, False, False),
         ]
     selector = _Selector(

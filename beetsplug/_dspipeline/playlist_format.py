@@ -38,7 +38,10 @@ _LIBRARY_SHORT = (
     "; the library has no more tracks to offer (seeds, exclusions, repeats of a song and "
     "missing files are never listed)"
 )
-_JOURNEY_SHORT = "; too few tracks lie between the waypoints for more"
+_JOURNEY_SHORT = (
+    "; shorter: more tracks between the waypoints would need a step beyond 1.5 × the median "
+    "nearest-neighbour distance, or a step back"
+)
 
 
 def _rejection_json(rejection: Rejection) -> dict[str, Any]:
