@@ -467,7 +467,9 @@ def test_explain_shows_candidates_scores_and_the_reason(
     lines = explain(hit)
     assert lines[0].startswith("  1.00 (title 1.00, artist 1.00) Daft Punk - Discovery [2001")
     assert lines[0].endswith(": won")
-    assert lines[-1].startswith("  -> won: best score: Daft Punk - Discovery scored 1.00")
+    assert (
+        lines[-1] == "  -> won: Daft Punk - Discovery scored 1.00, the only candidate that passed"
+    )
     miss = lookup_album(client, AlbumQuery("Daft Punk", "Discovery Live", 2001))
     lines = explain(miss)
     assert "Daft Punk - Discovery [2001" in lines[0] and ": title 0." in lines[0]

@@ -555,6 +555,8 @@ class _Lookup:
         self.strict = strict
         self.requests = 0
         self.considered: list[Considered] = []
+        self.verified = False  # one release fetched to check credits per album, at most
+        self.ambiguous = 0  # recordings by different performers that fit equally
         self.parsed = parse_title(query.album)
         self.title = self.parsed.title
         self.soundtrack = self.parsed.soundtrack or any(
@@ -694,7 +696,7 @@ class _Lookup:
             )
         )
 
-    def best(self, accepted: list[_Candidate], step: str) -> _Candidate | None:
+    def best(self, accepted: list[_Candidate]) -> _Candidate | None:
         """The winner among accepted candidates, unless a composer-only album artist leaves
         several performers' recordings equally good (then nothing: it cannot be told)."""
         if not accepted:
@@ -727,7 +729,7 @@ class _Lookup:
     def from_candidate(self, candidate: _Candidate, found_by: FoundBy, why: str) -> LookupResult:
         result = candidate.result
         release_id = _int_or_none(result.get("id"))
-        reason = f"{why}: {result.get('title')!s} scored {candidate.score:.2f}"
+        reason = f"{result.get('title')!s} scored {candidate.score:.2f}, {why}"
         if not isinstance(result.get("genre"), list) and release_id is not None:
             return self.from_release(self.release(release_id), candidate.score, found_by, reason)
         return self.complete(
@@ -771,23 +773,27 @@ class _Lookup:
         )  # fmt: skip
 
     # steps
-    ambiguous = 0
-
     def try_step(
         self,
         step: FoundBy,
         results: list[dict[str, Any]],
         *,
         searched_artist: bool,
-        verify: bool = True,
     ) -> tuple[LookupResult | None, _Judged]:
         judged = self.judge(results, step, searched_artist)
-        winner = self.best(judged.accepted, step)
+        winner = self.best(judged.accepted)
         if winner is not None:
-            return self.from_candidate(winner, step, "best score"), judged
+            others = sorted((c for c in judged.accepted if c is not winner), key=lambda c: -c.score)
+            why = (
+                f"the best of {len(judged.accepted)} that passed (next: "
+                f"{others[0].result.get('title')!s} {others[0].score:.2f})"
+                if others
+                else "the only candidate that passed"
+            )
+            return self.from_candidate(winner, step, why), judged
         # The server's artist filter matched, our name comparison did not (an ANV or an alias
         # in another script): check the best such release's credited names, once.
-        if verify and judged.unverified and not self.verified:
+        if judged.unverified and not self.verified:
             self.verified = True
             candidate = max(judged.unverified, key=lambda c: c.sort_key)
             release_id = _int_or_none(candidate.result.get("id"))
@@ -798,15 +804,13 @@ class _Lookup:
                     return None, judged
                 if self.release_credits_match(release):
                     reason = (
-                        f"credited names match: {candidate.result.get('title')!s} "
-                        f"scored {candidate.score:.2f}"
+                        f"{candidate.result.get('title')!s} scored {candidate.score:.2f} "
+                        "once its credited names matched the album artist"
                     )
                     return self.from_release(release, candidate.score, "credit-check", reason), (
                         judged
                     )
         return None, judged
-
-    verified = False
 
     def release_credits_match(self, release: dict[str, Any]) -> bool:
         """Whether the album artist is among the release's credits, by name or ANV."""
@@ -968,7 +972,14 @@ def explain(result: LookupResult, *, limit: int = 8) -> list[str]:
         verdict = c.verdict
         if verdict == "passed":
             won = result.status == "hit" and c.release_id == result.release_id
-            verdict = "won" if won else "passed, but not the best"
+            # A candidate that passed ends in a miss only when several recordings tie.
+            verdict = (
+                "won"
+                if won
+                else "passed, but not the best"
+                if result.status == "hit"
+                else "passed, but so did others"
+            )
         lines.append(
             f"  {c.score:.2f} (title {c.title_sim:.2f}, artist {c.artist_sim:.2f}) "
             f"{c.shown} [{c.year or '?'}, r{c.release_id}, {c.step}]: {verdict}"
