@@ -157,7 +157,7 @@ def item_album_keys(lib: Library, items: Sequence[Item]) -> dict[int, str | None
 def sonic_tracks(items: Sequence[Item]) -> list[SonicTrack]:
     from beetsplug._dspipeline.sonic_run import SonicTrack
 
-    return [SonicTrack(model_id(item), bytes(item.path)) for item in items]
+    return [SonicTrack(model_id(item), bytes(item.path), float(item.length or 0)) for item in items]
 
 
 def library_item_ids(lib: Library) -> set[int]:
@@ -413,6 +413,7 @@ _TRACK_FIELDS = (
     "disc",
     "track",
     "mb_releasetrackid",
+    "length",
 )
 _ALBUM_FIELDS = ("id", "albumartist", "album", "genres")
 
@@ -470,6 +471,7 @@ class BeetsLibrarySource:
                     disc=int(f["disc"] or 0),
                     track=int(f["track"] or 0),
                     mb_releasetrackid=str(f["mb_releasetrackid"] or ""),
+                    length=float(f["length"] or 0),
                 )
             )
         return tracks

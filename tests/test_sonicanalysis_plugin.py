@@ -90,6 +90,8 @@ def env(tmp_path: Path) -> BeetsEnv:
 def test_analyses_every_track_sets_bpm_and_skips_next_time(env: BeetsEnv) -> None:
     out = env.run("sonicanalysis").stdout
     assert analysed_count(out) == 4
+    # The first progress line comes at once and counts seconds of audio (the ETA's basis).
+    assert out.splitlines()[0] == "Sonic: analysing 4 tracks (0.5 min of audio) with 1 worker"
     got = features(env)
     assert len(got) == 4 and all(v.shape == (137,) and np.isfinite(v).all() for v in got.values())
     bpms = dict(

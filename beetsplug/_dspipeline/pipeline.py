@@ -83,6 +83,7 @@ class LibraryTrack:
     disc: int
     track: int
     mb_releasetrackid: str
+    length: float = 0.0  # seconds
 
 
 class LibrarySource(Protocol):
@@ -402,7 +403,7 @@ class SonicStage(Stage[SonicPlan]):
     name = "sonic"
 
     def plan(self, run: PipelineRun) -> SonicPlan:
-        tracks = [SonicTrack(t.item_id, t.path) for t in run.tracks()]
+        tracks = [SonicTrack(t.item_id, t.path, t.length) for t in run.tracks()]
         ids = run.source.all_item_ids()
         return plan_analysis(tracks, run.sidecar, ids, force=run.settings.force, retry_failed=False)
 

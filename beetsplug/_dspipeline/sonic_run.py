@@ -32,6 +32,7 @@ class SonicTrack:
 
     item_id: int
     path: bytes
+    length: float = 0.0  # seconds, as the library knows it (for the ETA; 0 when unknown)
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,13 @@ class SonicPlan:
 
 @dataclass
 class Progress:
+    """Counts of a run, and its ETA from seconds of audio (track lengths vary 100-fold)."""
+
     total: int
+    total_seconds: float = 0.0
     done: int = 0
     failed: int = 0
+    done_seconds: float = 0.0
     started: float = field(default_factory=time.monotonic)
     last_print: float = field(default_factory=time.monotonic)
 
@@ -74,14 +79,32 @@ class Progress:
     def analysed(self) -> int:
         return self.done - self.failed
 
+    def start_line(self, workers: int) -> str:
+        return (
+            f"Sonic: analysing {self.total} tracks ({_duration(self.total_seconds)} of audio) "
+            f"with {workers} worker{'s' if workers != 1 else ''}"
+        )
+
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        if self.done_seconds > 0 and self.total_seconds > 0:
+            speed = self.done_seconds / elapsed  # seconds of audio per second
+            eta = max(self.total_seconds - self.done_seconds, 0.0) / speed
+            rate = f"{speed:.0f}x realtime"
+        else:
+            speed = self.done / elapsed
+            eta = (self.total - self.done) / speed if speed > 0 else 0.0
+            rate = f"{speed:.2f} tracks/s"
         return (
-            f"Sonic: {self.done}/{self.total} analysed ({rate:.2f} tracks/s, "
-            f"ETA {eta:.0f}s, {self.failed} failed)"
+            f"Sonic: {self.done}/{self.total} analysed ({rate}, ETA {eta:.0f}s, "
+            f"{self.failed} failed)"
         )
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min"
 
 
 def file_identity(path: bytes) -> FileIdentity | None:
@@ -169,9 +192,11 @@ def run_analysis(
     for track in plan.missing:
         message = f"{os.fsdecode(track.path)}: file not found"
         sidecar.record_failure(track.item_id, track.path, None, "missing", message)
-    result = Progress(total=len(todo))
+    result = Progress(total=len(todo), total_seconds=sum(track.length for track in todo))
     if not todo:
         return result
+    if progress is not None:  # the first line at once, not after the first slow track
+        progress(result.start_line(settings.workers))
     if settings.executor == "dask" and not settings.scheduler:
         raise SonicRunError("--executor dask needs --scheduler tcp://host:8786")
     by_id = {track.item_id: track for track in todo}
@@ -213,6 +238,7 @@ def store_outcome(
 ) -> str | None:
     """Store one outcome; returns the failure message, None on success."""
     progress.done += 1
+    progress.done_seconds += track.length
     ident = file_identity(track.path)
     feats = outcome.features
     if feats is None or ident is None:
