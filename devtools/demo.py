@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from beetsplug._dspipeline.artifact_format import DATA_FILE, GENRE_SIM_FILE
 from beetsplug._dspipeline.sidecar import Sidecar
 from devtools.beets_env import ALL_PLUGINS, BeetsEnv
 from devtools.demo_library import demo_albums, write_library
@@ -87,7 +88,7 @@ def print_sonic_summary(env: BeetsEnv) -> None:
 
 
 def print_genre_neighbours(out_dir: Path, genres: list[str]) -> None:
-    with np.load(out_dir / "genre_similarity_matrix.npz", allow_pickle=False) as data:
+    with np.load(out_dir / GENRE_SIM_FILE, allow_pickle=False) as data:
         vocab = data["genre_vocab"].tolist()
         sim = data["S"]
     for genre in genres:
@@ -100,7 +101,7 @@ def print_genre_neighbours(out_dir: Path, genres: list[str]) -> None:
 
 
 def print_nearest_tracks(out_dir: Path, title: str, k: int = 5) -> None:
-    with np.load(out_dir / "data_matrices_step1.npz", allow_pickle=False) as data:
+    with np.load(out_dir / DATA_FILE, allow_pickle=False) as data:
         titles = data["track_titles"].tolist()
         artists = data["track_artists"].tolist()
         emb = data["dsp_hybrid_embedding"]

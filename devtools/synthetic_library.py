@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from beetsplug._dspipeline.artifact_format import GENRE_SIM_FILE
 from beetsplug._dspipeline.artifacts import ArtifactBuildResult, TrackRecord, build_artifacts
 from beetsplug._dspipeline.embedding import N_SONIC_FEATURES, ArtifactConfig
 from beetsplug._dspipeline.genre_sim import build_genre_similarity
@@ -147,7 +148,7 @@ def build_synthetic_artifacts(
     library into ``out_dir``."""
     library = synthetic_library(n_tracks, n_genres, seed=seed)
     similarity = build_genre_similarity(library.genre_sets())
-    similarity.save(Path(out_dir) / "genre_similarity_matrix.npz")
+    similarity.save(Path(out_dir) / GENRE_SIM_FILE)
     return build_artifacts(
         library.tracks,
         similarity,
