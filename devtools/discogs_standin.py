@@ -322,9 +322,17 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _url(base_url: str, path: str | None) -> str | None:
+    """Our catalog's paths become URLs on this server; real API objects carry full URLs."""
+    if not path:
+        return None
+    return path if "://" in path else base_url + path
+
+
 def _search_result(result_type: str, entry: JSON, base_url: str) -> JSON:
     rid = entry["id"]
     year = entry.get("year") or ""
+    kind = "release" if result_type == "release" else "master"
     result: JSON = {
         "id": rid,
         "type": result_type,
@@ -332,28 +340,29 @@ def _search_result(result_type: str, entry: JSON, base_url: str) -> JSON:
         "year": str(year) if year else "",
         "genre": list(entry.get("genres", [])),
         "style": list(entry.get("styles", [])),
-        "uri": f"{entry['uri']}",
-        "resource_url": base_url + entry["resource_url"],
+        "uri": str(entry.get("uri") or f"/{kind}/{rid}"),
+        "resource_url": _url(base_url, entry.get("resource_url") or f"/{kind}s/{rid}"),
         "thumb": "",
         "cover_image": f"{base_url}/images/{result_type}-{rid}.jpg",
         "community": dict(entry.get("community", {"have": 0, "want": 0})),
         "barcode": [],
     }
     if result_type == "release":
-        fmt = entry["formats"][0]
+        formats = entry.get("formats") or [{"name": "CD"}]
+        labels = entry.get("labels") or []
         result.update(
             {
                 "master_id": entry.get("master_id") or 0,
-                "master_url": base_url + entry["master_url"] if entry.get("master_url") else None,
-                "format": [fmt["name"], *fmt.get("descriptions", [])],
-                "formats": entry["formats"],
-                "label": [label["name"] for label in entry.get("labels", [])],
-                "catno": entry["labels"][0]["catno"] if entry.get("labels") else "none",
+                "master_url": _url(base_url, entry.get("master_url")),
+                "format": [formats[0].get("name", ""), *formats[0].get("descriptions", [])],
+                "formats": formats,
+                "label": [label["name"] for label in labels],
+                "catno": labels[0].get("catno", "none") if labels else "none",
                 "country": entry.get("country", ""),
             }
         )
     else:
-        result.update({"master_id": rid, "master_url": base_url + entry["resource_url"]})
+        result.update({"master_id": rid, "master_url": result["resource_url"]})
     return result
 
 
@@ -361,7 +370,7 @@ def _absolute(entry: JSON, base_url: str) -> JSON:
     out = dict(entry)
     for key in ("resource_url", "master_url", "main_release_url", "versions_url"):
         if out.get(key):
-            out[key] = base_url + out[key]
+            out[key] = _url(base_url, out[key])
     return out
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -474,3 +477,38 @@ def test_explain_shows_candidates_scores_and_the_reason(
     lines = explain(miss)
     assert "Daft Punk - Discovery [2001" in lines[0] and ": title 0." in lines[0]
     assert lines[-1].startswith("  -> no match: the artist is on Discogs, this title is not")
+
+
+CORPUS = Path(os.environ.get("DSP_CORPORA", Path.home() / ".cache/dspipeline-corpora"))
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not (CORPUS / "discogs").is_dir(), reason="Discogs API samples not fetched")
+def test_real_discogs_release_objects_are_found_by_their_tags() -> None:
+    """Real API releases (not written for this matcher) served as the catalog: each is found
+    from the tags a library would hold, with its own genres and styles."""
+    folder = CORPUS / "discogs"
+    releases = {
+        int(p.stem): json.loads(p.read_text("utf-8")) for p in (folder / "releases").glob("*.json")
+    }
+    masters = {4242: json.loads((folder / "masters/4242.json").read_text("utf-8"))}
+    library = [
+        ("The Persuader", "Stockholm", 1999, 1),
+        ("The Persuader", "City of Islands", 1998, 79),
+        ("Mr. James Barth & A.D.", "Knockin' Boots, Vol. 2 of 2", 1998, 2),
+        ("Josh Wink", "Profound Sounds, Volume 1", None, 3),
+        ("Trash80 & Dma-Sc", "Darwinia Soundtrack", 2005, 3329867),
+    ]
+    with StandinServer(Catalog(releases, masters), token=TOKEN) as server:
+        client = client_for(server)
+        for artist, album, year, release_id in library:
+            result = lookup_album(client, AlbumQuery(artist, album, year))
+            expected = releases[release_id]
+            assert (result.status, result.release_id) == ("hit", release_id), album
+            assert result.genres == [g.lower() for g in expected["genres"]]
+            assert result.styles == [s.lower() for s in expected["styles"]]
+        # One search per album: search results carry the genres and styles.
+        assert client.requests_made == len(library)
+        # Another volume of the same series is not these albums.
+        miss = lookup_album(client, AlbumQuery("Josh Wink", "Profound Sounds, Volume 2", 1999))
+        assert miss.status == "miss"
