@@ -1,14 +1,17 @@
 """Generators that write real audio files with known content (tempo, pitch classes, silence...).
 
 Every writer takes the target path; the format follows its extension (wav, flac, ogg, mp3) and
-is written by soundfile/libsndfile. Signals are deterministic (seeded noise).
+is written by soundfile/libsndfile; `encode` writes any format with FFmpeg's encoders (PyAV).
+Signals are deterministic (seeded noise).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import soundfile as sf
 
@@ -25,6 +28,59 @@ def write(path: Path, samples: np.ndarray, sr: int = SR) -> Path:
     """Write (n,) or (n, channels) float samples to `path` in the format of its extension."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, np.clip(samples, -1.0, 1.0), sr, **_FORMATS[path.suffix.lower()])
+    return path
+
+
+# Codec, container and bit rate per encoded format (PyAV/FFmpeg names).
+ENCODINGS: dict[str, tuple[str, str, int]] = {
+    "aac": ("aac", "ipod", 192_000),  # .m4a
+    "alac": ("alac", "ipod", 0),  # .m4a
+    "mp3": ("libmp3lame", "mp3", 192_000),
+    "vorbis": ("vorbis", "ogg", 192_000),  # FFmpeg's own (experimental) Vorbis encoder
+    "opus": ("libopus", "ogg", 192_000),  # 48 kHz only
+    "flac": ("flac", "flac", 0),
+    "wav": ("pcm_s16le", "wav", 0),
+    "aiff": ("pcm_s16be", "aiff", 0),
+    "wma": ("wmav2", "asf", 192_000),
+}
+
+
+def encode(path: Path, samples: np.ndarray, codec: str, sr: int = SR) -> Path:
+    """Encode (n,) or (n, channels) float samples with FFmpeg (PyAV) as `codec` (ENCODINGS).
+
+    Raises av.error.FFmpegError (or av.codec.codec.UnknownCodecError) when the PyAV wheel lacks
+    the encoder.
+    """
+    name, container_format, bit_rate = ENCODINGS[codec]
+    data = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
+    data = data[:, None] if data.ndim == 1 else data
+    layout = "mono" if data.shape[1] == 1 else "stereo"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format=container_format) as out:
+        stream = out.add_stream(name, rate=48_000 if codec == "opus" else sr, layout=layout)
+        if codec == "vorbis":
+            stream.codec_context.options = {"strict": "experimental"}
+        if codec == "alac":
+            stream.codec_context.format = "s16p"  # 16-bit like the WAV it is compared with
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        context = stream.codec_context
+        # The encoder's sample format, rate and frame size.
+        convert = av.AudioResampler(
+            format=context.format, layout=layout, rate=stream.rate, frame_size=context.frame_size
+        )
+        for start in range(0, len(data), 8192):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(data[start : start + 8192].reshape(1, -1)),
+                format="flt",
+                layout=layout,
+            )
+            frame.sample_rate, frame.pts, frame.time_base = sr, start, Fraction(1, sr)
+            for converted in convert.resample(frame):
+                out.mux(stream.encode(converted))
+        for converted in convert.resample(None):
+            out.mux(stream.encode(converted))
+        out.mux(stream.encode(None))
     return path
 
 

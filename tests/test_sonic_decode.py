@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
+import av
 import librosa
 import mediafile
 import numpy as np
 import pytest
-import soundfile as sf
 
-from beetsplug._dspipeline.sonic import decode as decode_module
 from beetsplug._dspipeline.sonic.decode import AnalysisError, audio_hash, decode
 from beetsplug._dspipeline.sonic.extract import analyse_file
 from tests import audio_fixtures as fx
@@ -33,7 +33,7 @@ def test_decode_formats_to_mono_22050(tmp_path: Path, ext: str) -> None:
 
 
 def test_decode_matches_librosa_load(tmp_path: Path) -> None:
-    # Same down-mix (channel mean) and resampler (soxr HQ), streamed in blocks here.
+    # Same down-mix (channel mean), resampler (soxr HQ) and length rule, streamed in blocks here.
     path = fx.write(tmp_path / "song.flac", fx.stereo(fx.song(4.0)))
     expected, _ = librosa.load(path, sr=22050, mono=True)
     y = decode(path).y
@@ -105,26 +105,87 @@ def test_truncated(tmp_path: Path, ext: str) -> None:
 
 def test_unsupported_and_no_decoder(tmp_path: Path) -> None:
     assert _reason(fx.corrupt_file(tmp_path / "notes.txt")) == "unsupported"
-    m4a = fx.corrupt_file(tmp_path / "track.m4a")
-    audioread = pytest.importorskip("audioread")
-    if [b.__name__ for b in audioread.available_backends()] != ["RawAudioFile"]:
-        pytest.skip("a real audioread backend (ffmpeg/GStreamer) is installed")
-    assert _reason(m4a) == "no_decoder"
-
-
-def test_audioread_fallback_stream_matches_libsndfile(tmp_path: Path) -> None:
-    # libsndfile reads everything the stdlib backend can, so drive the fallback directly on a
-    # 16-bit WAV under an extension libsndfile's list does not claim.
-    pytest.importorskip("audioread")
-    samples = fx.stereo(fx.chord([0, 4], 2.0))
-    path = fx.write(tmp_path / "tone.wav", samples).rename(tmp_path / "tone.rawpcm")
-    stream = decode_module._open_other(path, "test")
-    pcm = np.concatenate(list(stream.blocks))
-    expected, sr = sf.read(path, dtype="float32", always_2d=True)
-    assert (stream.sample_rate, stream.channels) == (sr, 2)
-    np.testing.assert_array_equal(pcm, expected)
+    # A WAV whose format tag names a codec FFmpeg does not know: the container opens, the
+    # stream has no decoder.
+    wav = fx.write(tmp_path / "tone.wav", fx.chord([0], 2.0))
+    data = bytearray(wav.read_bytes())
+    fmt = data.index(b"fmt ") + 8
+    data[fmt : fmt + 2] = (0x1234).to_bytes(2, "little")
+    wav.write_bytes(bytes(data))
+    assert _reason(wav) == "no_decoder"
 
 
 def test_too_short_and_silent(tmp_path: Path) -> None:
     assert _reason(fx.write(tmp_path / "tiny.wav", fx.chord([0], 0.3))) == "too_short"
     assert _reason(fx.write(tmp_path / "silence.flac", np.zeros(5 * fx.SR))) == "silent"
+
+
+# Every format FFmpeg's encoders in the PyAV wheel can write (tests/audio_fixtures.ENCODINGS).
+ENCODED = {
+    "aac": "m4a",
+    "alac": "m4a",
+    "mp3": "mp3",
+    "vorbis": "ogg",
+    "opus": "opus",
+    "flac": "flac",
+    "wav": "wav",
+    "aiff": "aiff",
+    "wma": "wma",
+}
+
+
+def _encoded(tmp_path: Path, codec: str, samples: np.ndarray, name: str = "song") -> Path:
+    try:
+        return fx.encode(tmp_path / f"{name}-{codec}.{ENCODED[codec]}", samples, codec)
+    except (av.error.FFmpegError, av.codec.codec.UnknownCodecError) as exc:
+        pytest.skip(f"the PyAV wheel cannot encode {codec}: {exc}")
+
+
+@pytest.mark.parametrize("codec", ENCODED)
+def test_every_format_decodes_whole(tmp_path: Path, codec: str) -> None:
+    path = _encoded(tmp_path, codec, fx.stereo(fx.chord([9], 6.0)))
+    audio = decode(path)
+    assert audio.source_sample_rate == (48000 if codec == "opus" else fx.SR)
+    assert audio.duration == pytest.approx(6.0, abs=0.06)
+    assert len(audio.y) == pytest.approx(6.0 * 22050, abs=0.06 * 22050)
+    spectrum = np.abs(np.fft.rfft(audio.y))
+    assert np.fft.rfftfreq(len(audio.y), 1 / 22050)[np.argmax(spectrum)] == pytest.approx(440, 2)
+    assert audio_hash(path) == audio.audio_hash
+
+
+@pytest.mark.parametrize("codec", ENCODED)
+def test_cut_at_half_is_truncated_in_every_format(tmp_path: Path, codec: str) -> None:
+    whole = _encoded(tmp_path, codec, fx.stereo(fx.song(20.0)))
+    assert decode(whole).duration == pytest.approx(20.0, abs=0.1)  # complete: not truncated
+    cut = fx.truncated_copy(whole, tmp_path / f"cut-{whole.name}")
+    assert _reason(cut) == "truncated"
+
+
+def test_lossless_formats_decode_to_the_same_samples(tmp_path: Path) -> None:
+    samples = fx.stereo(fx.song(5.0))
+    decoded = {c: decode(_encoded(tmp_path, c, samples)) for c in ("wav", "flac", "alac", "aiff")}
+    reference = decoded["wav"]
+    for codec, audio in decoded.items():
+        np.testing.assert_array_equal(audio.y, reference.y, err_msg=codec)
+        assert audio.audio_hash == reference.audio_hash, codec
+
+
+def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    # beets stores paths as bytes; os.fsdecode turns undecodable bytes into surrogates.
+    good = fx.write(tmp_path / "a.ogg", fx.song(3.0))
+    raw = os.path.join(os.fsencode(tmp_path), b"b\xff.ogg")
+    shutil.copyfile(good, raw)
+    expected = decode(good)
+    for path in (raw, os.fsdecode(raw), Path(os.fsdecode(raw))):
+        assert decode(path).audio_hash == expected.audio_hash
+    # Failure messages show the byte as \xff and are valid UTF-8 (they get printed and stored).
+    with open(raw, "wb") as handle:
+        handle.write(b"\0" * 10)
+    with pytest.raises(AnalysisError) as info:
+        decode(raw)
+    assert info.value.reason == "corrupt"
+    assert "b\\xff.ogg" in info.value.message
+    info.value.message.encode("utf-8")
+    with pytest.raises(AnalysisError) as info:
+        decode(os.path.join(os.fsencode(tmp_path), b"gone\xfe.flac"))
+    assert info.value.reason == "missing" and "gone\\xfe.flac" in str(info.value)

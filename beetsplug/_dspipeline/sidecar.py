@@ -461,6 +461,9 @@ class Sidecar:
     def record_failure(
         self, item_id: int, path: bytes, ident: FileIdentity | None, reason: str, message: str
     ) -> None:
+        # A path that is not UTF-8 reaches messages as surrogates (os.fsdecode); SQLite text
+        # must be UTF-8, so those become visible escapes.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         with self.transaction() as conn:
             conn.execute(
                 """INSERT OR REPLACE INTO sonic_failures(item_id, path, size, mtime, reason,

@@ -1,8 +1,12 @@
-"""Decode audio files once: mono float32 at 22050 Hz plus a content hash of the decoded PCM.
+"""Decode audio files once with FFmpeg (PyAV): mono float32 at 22050 Hz plus a content hash.
 
-libsndfile (via soundfile) reads wav/flac/ogg/mp3 and friends; anything else goes through
-audioread when it is installed and has a real backend (ffmpeg, GStreamer, ...). Decoding streams
-in blocks, so a long stereo 44.1 kHz file never sits in memory at its source rate.
+FFmpeg's libraries ship inside the PyAV wheel, so every format beets imports decodes without an
+ffmpeg binary: wav, aiff, flac, alac and aac (m4a), mp3, ogg vorbis and opus, wma, ape, wv, ...
+FFmpeg (av.AudioResampler) down-mixes to mono float32 and soxr resamples to 22050 Hz, block by
+block: a file never sits in memory at its source rate, and no float64 copy of it is ever made.
+The only whole-file array is the 22050 Hz mono result. soxr rather than FFmpeg's own resampler:
+it is as fast here and is what librosa.load uses, so vectors match the reference extractor's
+(FFmpeg's resampler moved 8 kHz files' timbre vectors; docs/benchmarks-sonic.md).
 """
 
 from __future__ import annotations
@@ -14,43 +18,58 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
-import soundfile as sf
 import soxr
 
 from .layout import SAMPLE_RATE
 
 AudioPath = str | bytes | os.PathLike[str]  # beets hands out bytes paths
-BLOCK_FRAMES = 1 << 16
-# Extensions libsndfile reads: a file with one of these that it cannot open is corrupt.
-SNDFILE_EXTENSIONS = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au"}
-    | {".snd", ".caf", ".w64", ".rf64", ".voc"}
-)
-# Audio formats that need an external decoder (audioread + ffmpeg/GStreamer).
-OTHER_AUDIO_EXTENSIONS = frozenset(
-    {".m4a", ".m4b", ".mp4", ".aac", ".alac", ".wma", ".asf", ".ape", ".wv", ".mpc", ".webm"}
-    | {".mka", ".mp2", ".ac3", ".dsf", ".tta"}
-)
-# Decoded length may fall short of the header's by this fraction before we call it truncated
-# (MP3 frame counts are estimates; encoder padding is trimmed).
+# Source samples per resampler call: the per-call overhead of a filter graph push/pull costs
+# more than the resampling itself when fed codec-sized frames (128-2048 samples).
+BLOCK_SAMPLES = 1 << 16
+# FFmpeg's down-mix with its matrix normalised: stereo -> mono is the channel mean
+# (librosa.to_mono's rule) instead of FFmpeg's default (L+R)/sqrt(2).
+MIX_OPTIONS = {"rematrix_maxval": "1.0"}
+# Decoded length may fall short of the declared one by this much before we call it truncated:
+# codec priming/padding (AAC, MP3, Opus) and MP3 frame-count estimates.
 TRUNCATION_TOLERANCE = 0.02
+TRUNCATION_SLACK_SECONDS = 0.25
+# Extensions of audio formats: a file with one of these that FFmpeg cannot open is corrupt
+# (any other file is just not audio: unsupported).
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".spx", ".mp3", ".mp2", ".aif", ".aiff"}
+    | {".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".voc", ".m4a", ".m4b", ".mp4", ".aac"}
+    | {".alac", ".wma", ".asf", ".ape", ".wv", ".mpc", ".webm", ".mka", ".ac3", ".dsf", ".tta"}
+)
+_MP4_EXTENSIONS = frozenset({".m4a", ".m4b", ".mp4", ".alac"})
 
 
 class AnalysisError(Exception):
     """A file (or signal) that cannot be analysed: `reason` is a short machine code.
 
     Codes: missing, unreadable, empty, corrupt, truncated, unsupported, no_decoder, too_short,
-    silent, internal.
+    silent, internal. The message is one line and always valid UTF-8: bytes of a file name
+    that are not UTF-8 show as \\xNN (so it can be printed, logged and stored).
     """
 
     def __init__(self, reason: str, message: str) -> None:
+        message = printable(message)
         super().__init__(reason, message)
         self.reason = reason
         self.message = message
 
     def __str__(self) -> str:
         return self.message
+
+
+def printable(text: str) -> str:
+    """`text` with the surrogates of undecodable path bytes (os.fsdecode) shown as \\xNN."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that did not come from a path byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -63,18 +82,11 @@ class DecodedAudio:
     audio_hash: str
 
 
-@dataclass
-class _Stream:
-    """PCM blocks of one file, (frames, channels) float32, with its format facts."""
-
-    blocks: Iterator[np.ndarray]
-    sample_rate: int
-    channels: int
-    expected_frames: int = 0  # the header's frame count, when known (sizes the output)
-
-
 class _Output:
-    """Decoded samples written into one preallocated array (no list + concatenate copy)."""
+    """Decoded samples written into one preallocated array (no list + concatenate copy).
+
+    Over-allocating costs no memory: pages of np.empty that are never written stay unmapped.
+    """
 
     def __init__(self, expected: int) -> None:
         self._data = np.empty(max(expected, 1), np.float32)
@@ -82,8 +94,8 @@ class _Output:
 
     def append(self, chunk: np.ndarray) -> None:
         end = self._size + len(chunk)
-        if end > len(self._data):  # header under-stated the length: grow geometrically
-            grown = np.empty(max(end, 2 * len(self._data)), np.float32)
+        if end > len(self._data):  # the header under-stated the length: grow geometrically
+            grown = np.empty(max(end, len(self._data) * 3 // 2), np.float32)
             grown[: self._size] = self._data[: self._size]
             self._data = grown
         self._data[self._size : end] = chunk
@@ -93,56 +105,153 @@ class _Output:
         return self._data[: self._size]
 
 
+class _MonoResampler:
+    """Source frames in, mono float32 blocks at SAMPLE_RATE out.
+
+    FFmpeg converts and down-mixes each block to mono float32 at the source rate; soxr (HQ, the
+    resampler of librosa.load) takes it to 22050 Hz in a stream. Frames are gathered in a FIFO
+    and handled BLOCK_SAMPLES at a time. A change of rate, format or layout mid-stream (chained
+    OGG, some MP3s) flushes and starts afresh, so the output stays one continuous signal.
+    """
+
+    def __init__(self) -> None:
+        self._params: tuple[str, str, int] | None = None
+        self._fifo = av.AudioFifo()
+        self._mixer = av.AudioResampler()
+        self._soxr: soxr.ResampleStream | None = None
+        self._in = self._out = 0
+
+    def push(self, frame: av.AudioFrame) -> Iterator[np.ndarray]:
+        params = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if params != self._params:
+            yield from self.flush()
+            self._params = params
+            self._fifo = av.AudioFifo()
+            self._mixer = av.AudioResampler(
+                format="flt", layout="mono", rate=frame.sample_rate, options=MIX_OPTIONS
+            )
+            self._soxr = (
+                None
+                if frame.sample_rate == SAMPLE_RATE
+                else soxr.ResampleStream(
+                    frame.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"
+                )
+            )
+        frame.pts = None  # the FIFO would insist on gap-free timestamps; a skipped packet is not
+        self._fifo.write(frame)
+        if self._fifo.samples >= BLOCK_SAMPLES:
+            yield from self._convert(self._fifo.read())
+
+    def flush(self) -> Iterator[np.ndarray]:
+        if self._params is None:
+            return
+        if self._fifo.samples:
+            yield from self._convert(self._fifo.read())
+        yield from self._convert(None)
+        if self._soxr is not None:
+            last = self._soxr.resample_chunk(np.zeros(0, np.float32), last=True)
+            # librosa.resample's length rule: ceil(n * ratio), zero-padded if soxr gives less.
+            wanted = -(-self._in * SAMPLE_RATE // self._params[2]) - self._out
+            yield np.pad(last[: max(wanted, 0)], (0, max(wanted - len(last), 0)))
+        self._params, self._in, self._out = None, 0, 0
+
+    def _convert(self, frame: av.AudioFrame | None) -> Iterator[np.ndarray]:
+        for mixed in self._mixer.resample(frame):
+            if mixed is None:  # a pass-through mixer hands the None flush back
+                continue
+            mono = mixed.to_ndarray()[0]
+            self._in += len(mono)
+            if self._soxr is not None:
+                mono = self._soxr.resample_chunk(mono)
+            self._out += len(mono)
+            yield mono
+
+
 def decode(path: AudioPath) -> DecodedAudio:
-    """Decode `path` to mono float32 at 22050 Hz (soxr HQ), hashing the PCM before resampling."""
-    hasher, stream = _open_hashed(path)
-    resampler = (
-        None
-        if stream.sample_rate == SAMPLE_RATE
-        else soxr.ResampleStream(stream.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    """Decode `path` to mono float32 at 22050 Hz; raises AnalysisError (reason codes above)."""
+    return _decode(path, keep=True)
+
+
+def audio_hash(path: AudioPath) -> str:
+    """Content hash of the decoded audio (tags and container metadata do not enter it).
+
+    A full decode, but nothing is kept: the memory of a block, not of the track.
+    """
+    return _decode(path, keep=False).audio_hash
+
+
+def _decode(path: AudioPath, *, keep: bool) -> DecodedAudio:
+    fs_path = Path(os.fsdecode(path))  # surrogates for undecodable bytes: open() restores them
+    _check_file(fs_path)
+    container = _open(fs_path)
+    with container:
+        if not container.streams.audio:
+            raise AnalysisError("unsupported", f"{fs_path}: no audio stream")
+        stream = container.streams.audio[0]
+        if stream.codec_context is None:
+            raise AnalysisError("no_decoder", f"{fs_path}: FFmpeg has no decoder for its codec")
+        rate, channels, format_name = stream.rate, stream.channels, container.format.name
+        if rate <= 0 or channels <= 0:  # FFmpeg guessed the format from the name alone
+            raise AnalysisError(
+                "corrupt", f"{fs_path}: not a valid {format_name} file (no stream parameters)"
+            )
+        declared = _declared_seconds(fs_path, container, stream)
+        out = _Output(int((declared or 0.0) * SAMPLE_RATE * 1.05) + SAMPLE_RATE if keep else 0)
+        hasher = hashlib.blake2b(digest_size=16)
+        # The format facts are part of the content: same samples at another rate are other audio.
+        hasher.update(f"{rate}:{channels}:".encode())
+        mono = _MonoResampler()
+        seconds, packets, bad_packets, error = 0.0, 0, 0, ""
+
+        def take(blocks: Iterator[np.ndarray]) -> None:
+            for block in blocks:
+                hasher.update(block.tobytes())
+                if keep:
+                    out.append(block)
+
+        try:
+            for packet in container.demux(stream):
+                packets += 1
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:
+                    # One damaged packet costs its few milliseconds, not the track.
+                    bad_packets += 1
+                    error = _ffmpeg_error(exc)
+                    continue
+                for frame in frames:
+                    seconds += frame.samples / frame.sample_rate
+                    take(mono.push(frame))
+        except av.error.FFmpegError as exc:  # the demuxer gave up: the data ends here
+            bad_packets += 1
+            error = _ffmpeg_error(exc)
+        take(mono.flush())
+    if seconds == 0:
+        if error:
+            raise AnalysisError("corrupt", f"{fs_path}: no decodable audio ({error})")
+        raise AnalysisError("empty", f"{fs_path}: no audio frames")
+    if bad_packets > packets // 2:
+        raise AnalysisError(
+            "corrupt", f"{fs_path}: {bad_packets} of {packets} packets undecodable ({error})"
+        )
+    short = declared is not None and seconds < declared * (1 - TRUNCATION_TOLERANCE) - (
+        TRUNCATION_SLACK_SECONDS
     )
-    ratio = SAMPLE_RATE / stream.sample_rate
-    out = _Output(int(stream.expected_frames * ratio) + 64)
-    n_frames = 0
-    for block in stream.blocks:
-        n_frames += len(block)
-        hasher.update(block.tobytes())
-        # Same down-mix as librosa.to_mono: plain mean over channels.
-        mono = block.mean(axis=1, dtype=np.float32) if stream.channels > 1 else block[:, 0]
-        out.append(mono if resampler is None else resampler.resample_chunk(mono))
-    if resampler is not None:
-        out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-    if n_frames == 0:
-        raise AnalysisError("empty", f"{os.fsdecode(path)}: no audio frames")
+    if short or _ogg_cut(fs_path, format_name):
+        if declared is not None and short:
+            why = f"decoded {seconds:.1f} s of the {declared:.1f} s its header declares"
+        else:
+            why = f"decoded {seconds:.1f} s, then the stream ends without its last page"
+        raise AnalysisError("truncated", f"{fs_path}: truncated, {why}")
     return DecodedAudio(
-        y=out.samples(),
-        source_sample_rate=stream.sample_rate,
-        duration=n_frames / stream.sample_rate,
+        y=out.samples() if keep else np.zeros(0, np.float32),
+        source_sample_rate=rate,
+        duration=seconds,
         audio_hash=hasher.hexdigest(),
     )
 
 
-def audio_hash(path: AudioPath) -> str:
-    """Content hash of the decoded PCM (tags and container metadata do not enter it)."""
-    hasher, stream = _open_hashed(path)
-    n_frames = 0
-    for block in stream.blocks:
-        n_frames += len(block)
-        hasher.update(block.tobytes())
-    if n_frames == 0:
-        raise AnalysisError("empty", f"{os.fsdecode(path)}: no audio frames")
-    return hasher.hexdigest()
-
-
-def _open_hashed(path: AudioPath) -> tuple[hashlib.blake2b, _Stream]:
-    stream = _open(Path(os.fsdecode(path)))
-    hasher = hashlib.blake2b(digest_size=16)
-    # The format facts are part of the content: same samples at another rate are other audio.
-    hasher.update(f"{stream.sample_rate}:{stream.channels}:".encode())
-    return hasher, stream
-
-
-def _open(path: Path) -> _Stream:
+def _check_file(path: Path) -> None:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -153,108 +262,89 @@ def _open(path: Path) -> _Stream:
         raise AnalysisError("unreadable", f"{path}: is a directory")
     if size == 0:
         raise AnalysisError("empty", f"{path}: file is empty (0 bytes)")
+
+
+def _open(path: Path) -> av.container.InputContainer:
     try:
-        sound_file = sf.SoundFile(path)
-    except sf.LibsndfileError as exc:
-        return _open_other(path, _short_sndfile_error(exc))
-    except OSError as exc:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.error.PermissionError as exc:
         raise AnalysisError("unreadable", f"{path}: {exc.strerror or exc}") from None
-    return _Stream(
-        _sndfile_blocks(path, sound_file),
-        sound_file.samplerate,
-        sound_file.channels,
-        _declared_frames(path, sound_file),
-    )
+    except av.error.FFmpegError as exc:
+        ext = path.suffix.lower()
+        if ext in _MP4_EXTENSIONS and _mp4_cut(path):
+            raise AnalysisError(
+                "truncated", f"{path}: truncated, the file ends inside its data"
+            ) from None
+        if ext in AUDIO_EXTENSIONS:
+            raise AnalysisError(
+                "corrupt", f"{path}: not a valid {ext[1:]} file ({_ffmpeg_error(exc)})"
+            ) from None
+        raise AnalysisError("unsupported", f"{path}: not a recognised audio file") from None
 
 
-def _sndfile_blocks(path: Path, sound_file: sf.SoundFile) -> Iterator[np.ndarray]:
-    declared = _declared_frames(path, sound_file)
-    decoded = 0
-    with sound_file:
-        while True:
-            try:
-                block = sound_file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
-            except sf.LibsndfileError as exc:
-                reason = "truncated" if decoded else "corrupt"
-                seconds = decoded / sound_file.samplerate
-                raise AnalysisError(
-                    reason, f"{path}: decoding failed after {seconds:.1f} s ({exc.error_string})"
-                ) from None
-            if len(block) == 0:
-                break
-            decoded += len(block)
-            yield block
-    if declared and decoded < declared * (1 - TRUNCATION_TOLERANCE):
-        raise AnalysisError(
-            "truncated",
-            f"{path}: truncated, decoded {decoded} of {declared} frames the header declares",
-        )
+def _ffmpeg_error(exc: av.error.FFmpegError) -> str:
+    return str(exc.strerror or exc).strip().rstrip(".")
 
 
-def _declared_frames(path: Path, sound_file: sf.SoundFile) -> int:
-    """Frames the file's header promises (0 when unknown)."""
-    if sound_file.format in ("WAV", "WAVEX"):
-        # libsndfile silently shortens a cut-off WAV; its header still tells the true length.
+def _declared_seconds(
+    path: Path, container: av.container.InputContainer, stream: av.AudioStream
+) -> float | None:
+    """How long the file says it is (None when it does not say)."""
+    if container.format.name == "wav":
+        # FFmpeg clamps a cut-off WAV's length to the bytes present; the header keeps the truth.
         try:
             with wave.open(str(path), "rb") as header:
-                return header.getnframes()
-        except (wave.Error, EOFError, OSError):
-            return 0
-    frames = int(sound_file.frames)
-    return frames if 0 < frames < (1 << 62) else 0
+                return header.getnframes() / header.getframerate()
+        except (wave.Error, EOFError, OSError, ZeroDivisionError):
+            return None
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return float(container.duration / av.time_base)
+    return None
 
 
-def _short_sndfile_error(exc: sf.LibsndfileError) -> str:
-    return str(exc.error_string).strip().rstrip(".") or "unreadable by libsndfile"
+def _ogg_cut(path: Path, format_name: str) -> bool:
+    """An Ogg stream whose last page lacks the end-of-stream flag was cut off.
 
+    Ogg declares no length up front (FFmpeg reads it from the last page present), so the
+    length comparison cannot see a cut; the missing end-of-stream page can.
+    """
+    if format_name != "ogg":
+        return False
+    from mutagen.ogg import OggPage
 
-def _open_other(path: Path, sndfile_error: str) -> _Stream:
-    """Fallback for formats libsndfile does not read: audioread with a real backend."""
-    ext = path.suffix.lower()
-    if ext in SNDFILE_EXTENSIONS:
-        raise AnalysisError("corrupt", f"{path}: not a valid {ext[1:]} file ({sndfile_error})")
     try:
-        import audioread
-    except ImportError:
-        audioread = None
-    if audioread is None:
-        return _no_decoder(path, "audioread is not installed")
+        with open(path, "rb") as handle:
+            first = OggPage(handle)  # type: ignore[no-untyped-call]
+            last = OggPage.find_last(handle, first.serial)  # type: ignore[no-untyped-call]
+    except Exception:  # mutagen raises its own error types for damaged pages
+        return True
+    return last is None or not last.last
+
+
+def _mp4_cut(path: Path) -> bool:
+    """True when an MP4/M4A file's top-level boxes run past its end (a cut-off download).
+
+    FFmpeg refuses such a file outright when the index ('moov') was to come after the data.
+    """
+    size = path.stat().st_size
+    offset = 0
     try:
-        reader = audioread.audio_open(str(path))
-    except audioread.NoBackendError:
-        # Only the stdlib raw backend present means nothing can decode compressed formats.
-        backends = [b.__name__ for b in audioread.available_backends()]
-        if backends == ["RawAudioFile"]:
-            return _no_decoder(path, "audioread has no decoder backend (install ffmpeg)")
-        raise AnalysisError(
-            "unsupported", f"{path}: unsupported format (no decoder among {backends})"
-        ) from None
-    except (audioread.DecodeError, OSError, EOFError) as exc:
-        raise AnalysisError("corrupt", f"{path}: cannot decode ({exc})") from None
-    return _Stream(_audioread_blocks(path, reader), int(reader.samplerate), int(reader.channels))
-
-
-def _no_decoder(path: Path, why: str) -> _Stream:
-    ext = path.suffix.lower()
-    if ext in OTHER_AUDIO_EXTENSIONS:
-        raise AnalysisError("no_decoder", f"{path}: no decoder for {ext[1:]} files: {why}")
-    raise AnalysisError("unsupported", f"{path}: not a recognised audio file")
-
-
-def _audioread_blocks(path: Path, reader: object) -> Iterator[np.ndarray]:
-    import audioread
-
-    channels = int(reader.channels)  # type: ignore[attr-defined]
-    carry = b""
-    with reader:  # type: ignore[attr-defined]
-        try:
-            for buffer in reader:  # type: ignore[attr-defined]
-                # audioread yields 16-bit little-endian interleaved PCM in arbitrary-size buffers.
-                data = carry + bytes(buffer)
-                usable = len(data) - len(data) % (2 * channels)
-                carry = data[usable:]
-                if usable:
-                    pcm = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, channels)
-                    yield (pcm.astype(np.float32) / 32768.0).astype(np.float32)
-        except (audioread.DecodeError, OSError, EOFError) as exc:
-            raise AnalysisError("truncated", f"{path}: decoding failed ({exc})") from None
+        with open(path, "rb") as handle:
+            while offset + 8 <= size:
+                handle.seek(offset)
+                header = handle.read(16)
+                box_size = int.from_bytes(header[:4], "big")
+                if offset == 0 and header[4:8] != b"ftyp":
+                    return False  # not an MP4 at all
+                if box_size == 1:  # 64-bit size follows the type
+                    box_size = int.from_bytes(header[8:16], "big")
+                elif box_size == 0:  # extends to the end of the file
+                    return False
+                if box_size < 8:
+                    return False
+                offset += box_size
+    except OSError:
+        return False
+    return offset > size

@@ -1,0 +1,158 @@
+"""Every format beets imports, through the real `beet import` + `beet sonicanalysis`.
+
+One real recording (the corpus when present, generated music otherwise) is encoded at test time
+with FFmpeg's encoders (PyAV) into each format; its vectors must agree with the WAV's: lossless
+formats per tower at cosine >= 0.999, lossy ones >= 0.98 (timbre >= 0.97 without the
+MFCC-delta medians, see below). Cosines are taken after scaling each dimension by its spread
+across different tracks (as the artifact builder does), so no single large-valued dimension
+(centroid in Hz, BPM) decides them. Lossy agreement is only asserted on the real recording:
+generated music has a synthetic noise floor that psychoacoustic codecs discard (timbre
+0.3-0.86 there), so without the corpus only the lossless formats are held to a figure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from beetsplug._dspipeline.sidecar import Sidecar
+from beetsplug._dspipeline.sonic.decode import decode
+from beetsplug._dspipeline.sonic.layout import FEATURE_NAMES, N_FEATURES, TOWERS
+from devtools.beets_env import BeetsEnv
+from tests import audio_fixtures as fx
+
+CORPUS = Path(os.environ.get("DSP_CORPORA", Path.home() / ".cache" / "dspipeline-corpora"))
+RECORDING = CORPUS / "music" / "drascula" / "track2.ogg"  # 44.1 kHz stereo game music
+SECONDS = 40.0
+LOSSLESS = {"flac": "flac", "alac": "m4a", "aiff": "aiff"}
+LOSSY = {"aac": "m4a", "mp3": "mp3", "vorbis": "ogg", "opus": "opus", "wma": "wma"}
+# Beat medians of MFCC deltas sit near 0 with a small cross-track spread: codec noise alone
+# moves them by 1-3 spreads (timbre 0.84-0.98 with them, 0.974-0.992 without, at 192 kbps).
+# A feature-design matter, not a decoding one: lossy timbre is compared without them, and
+# Opus/AAC at 192 kbps still sit at 0.974-0.986 there, hence 0.97.
+MFCC_DELTA = np.array([name.startswith("mfcc_delta_median") for name in FEATURE_NAMES])
+LOSSY_FLOOR = {"timbre": 0.97}
+
+
+def _read(path: Path, seconds: float) -> np.ndarray:
+    """(n, 2) float samples at 44.1 kHz: the first `seconds` of `path`."""
+    with av.open(str(path)) as container:
+        convert = av.AudioResampler(format="flt", layout="stereo", rate=fx.SR)
+        blocks: list[np.ndarray] = []
+        for frame in container.decode(audio=0):
+            blocks.extend(out.to_ndarray().reshape(-1, 2) for out in convert.resample(frame))
+            if sum(map(len, blocks)) >= seconds * fx.SR:
+                break
+    return np.concatenate(blocks)[: int(seconds * fx.SR)]
+
+
+def _recording() -> np.ndarray:
+    """40 s of the corpus recording, or generated music."""
+    if RECORDING.exists():
+        return _read(RECORDING, SECONDS)
+    return fx.stereo(fx.song(SECONDS, bpm=126.0))
+
+
+def _others() -> list[np.ndarray]:
+    """Different tracks (tempo, timbre, key): they give each dimension its cross-track spread."""
+    mixes = [(84, 11, 0.3, 0.0), (100, 12, 0.5, 0.02), (140, 13, 0.7, 0.05)]
+    tracks = [
+        fx.song(20.0, bpm=bpm, seed=seed) * level + fx.noise(20.0, seed=seed) * hiss
+        for bpm, seed, level, hiss in mixes
+    ]
+    tracks.append(fx.drone(20.0) + fx.clicks(172.0, 20.0) * 0.4)
+    others = sorted(RECORDING.parent.glob("track1?.ogg"))[:4] if RECORDING.exists() else []
+    return tracks + [_read(path, 20.0) for path in others]
+
+
+def _env(root: Path) -> BeetsEnv:
+    return BeetsEnv(root, plugins=["sonicanalysis"], settings={"sonicanalysis": {"workers": 1}})
+
+
+def _vectors(env: BeetsEnv) -> dict[str, np.ndarray]:
+    """File name → stored full-track vector."""
+    sidecar = Sidecar(env.sidecar_path)
+    try:
+        stored = sidecar.features_for_items()
+    finally:
+        sidecar.close()
+    with sqlite3.connect(env.library_path) as conn:
+        paths = {int(i): bytes(p) for i, p in conn.execute("SELECT id, path FROM items")}
+    return {os.fsdecode(os.path.basename(paths[i])): f.full for i, f in stored.items()}
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.mark.slow
+def test_every_format_agrees_with_the_wav(tmp_path: Path) -> None:
+    samples = _recording()
+    music = tmp_path / "in"
+    files = {"wav": fx.encode(music / "rec-wav.wav", samples, "wav")}
+    skipped = []
+    for codec, ext in {**LOSSLESS, **LOSSY}.items():
+        try:
+            files[codec] = fx.encode(music / f"rec-{codec}.{ext}", samples, codec)
+        except (av.error.FFmpegError, av.codec.codec.UnknownCodecError) as exc:
+            skipped.append(f"{codec}: {exc}")  # not in this PyAV wheel
+    others = [fx.write(music / f"other{i}.wav", o) for i, o in enumerate(_others())]
+    env = _env(tmp_path / "beets")
+    env.run("import", "-C", str(music))
+    proc = env.run("sonicanalysis", "-j", "1")
+    assert "Traceback" not in proc.stdout + proc.stderr
+    vectors = _vectors(env)
+    assert set(vectors) == {p.name for p in [*files.values(), *others]}
+    # Spread over different tracks only: the encodings of one recording are not a population.
+    table = np.array([vectors[p.name] for p in [files["wav"], *others]], np.float64)
+    center, spread = table.mean(axis=0), table.std(axis=0)
+    spread = np.where(spread > 1e-9, spread, 1.0)
+    wav = (vectors[files["wav"].name] - center) / spread
+    report, failures = [], []
+    for codec, path in files.items():
+        scaled = (vectors[path.name] - center) / spread
+        lossy = codec in LOSSY
+        for tower, cut in TOWERS.items():
+            dims = np.zeros(N_FEATURES, bool)
+            dims[cut] = True
+            every_dim = _cosine(scaled[dims], wav[dims])
+            if lossy:
+                dims &= ~MFCC_DELTA
+            cos = _cosine(scaled[dims], wav[dims])
+            report.append(f"{codec}/{tower} {cos:.4f} (all dims {every_dim:.4f})")
+            floor = LOSSY_FLOOR.get(tower, 0.98) if lossy else 0.999
+            if cos < floor and (RECORDING.exists() or not lossy):
+                failures.append(f"{codec}/{tower} {cos:.4f} < {floor}")
+    print("; ".join(report), "| not encodable here:", skipped or "none")
+    assert not failures, "; ".join(failures)
+
+
+def test_file_name_that_is_not_utf8_is_analysed(tmp_path: Path) -> None:
+    # Issue: one such file stopped every run (UnicodeEncodeError storing its failure message).
+    music = tmp_path / "in"
+    fx.write(music / "a.ogg", fx.song(4.0))
+    shutil.copyfile(music / "a.ogg", os.path.join(os.fsencode(music), b"b\xff.ogg"))
+    broken = os.path.join(os.fsencode(music), b"c\xfe.ogg")
+    shutil.copyfile(music / "a.ogg", broken)
+    env = _env(tmp_path / "beets")
+    env.run("import", "-C", str(music))
+    with open(broken, "r+b") as handle:  # damaged after the import: its failure gets stored
+        handle.write(b"\0" * 4096)
+    proc = env.run("sonicanalysis", "-j", "1")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in output
+    assert len(_vectors(env)) == 2
+    with sqlite3.connect(env.sidecar_path) as conn:
+        rows = conn.execute("SELECT path, reason, message FROM sonic_failures").fetchall()
+    assert [(bytes(p), r) for p, r, _ in rows] == [(broken, "corrupt")]
+    assert "c\\xfe.ogg" in rows[0][2]
+    assert decode(os.path.join(os.fsencode(music), b"b\xff.ogg")).duration > 3.9
+    # The next run neither re-analyses nor fails.
+    proc = env.run("sonicanalysis", "-j", "1")
+    assert "Traceback" not in proc.stdout + proc.stderr and "2 up to date" in proc.stdout
