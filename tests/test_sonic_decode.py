@@ -199,3 +199,15 @@ def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(AnalysisError) as info:
         decode(os.path.join(os.fsencode(tmp_path), b"gone\xfe.flac"))
     assert info.value.reason == "missing" and "gone\\xfe.flac" in str(info.value)
+
+
+@pytest.mark.parametrize("codec", ["flac", "mp3", "aac"])
+def test_damage_inside_a_complete_file_costs_only_the_damaged_packets(
+    tmp_path: Path, codec: str
+) -> None:
+    path = _encoded(tmp_path, codec, fx.stereo(fx.song(20.0)))
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = np.random.default_rng(5).bytes(3000)
+    path.write_bytes(bytes(data))
+    assert decode(path).duration == pytest.approx(20.0, abs=0.5)
