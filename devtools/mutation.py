@@ -6,6 +6,7 @@ score and the review of its surviving mutants recorded in docs/testing.md.
     .venv/bin/python -m devtools.mutation                      # every target
     .venv/bin/python -m devtools.mutation playlist.py --budget 1800
     .venv/bin/python -m devtools.mutation --report             # scores so far, run nothing
+    .venv/bin/python -m devtools.mutation layout.py --retry-survivors   # after adding tests
 
 Each target module is mutated in a copy of the tracked tree under ``--work`` (default
 ``.mutation/``; the checkout is never touched) and checked with the fast test files that cover
@@ -20,9 +21,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import random
 import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -78,6 +81,7 @@ class Score:
     survived: int
     incompetent: int
     pending: int
+    sampled_out: int
 
     @property
     def percent(self) -> float:
@@ -89,6 +93,7 @@ class Score:
             f"{self.module}: {self.killed} killed, {self.survived} survived "
             f"({self.percent:.1f} % killed), {self.incompetent} incompetent, "
             f"{self.pending} not tried yet"
+            + (f", {self.sampled_out} left out of the sample" if self.sampled_out else "")
         )
 
 
@@ -147,8 +152,33 @@ def write_config(path: Path, module: str, tests: list[str], timeout: float) -> N
     )
 
 
-def run_module(work: Path, tree: Path, module: str, budget: float) -> None:
+def sample_pending(session: Path, keep: int) -> None:
+    """Mark all but ``keep`` randomly chosen pending mutants as skipped (fixed seed)."""
+    with sqlite3.connect(session) as conn:
+        pending = [
+            job
+            for (job,) in conn.execute(
+                "SELECT job_id FROM work_items WHERE job_id NOT IN "
+                "(SELECT job_id FROM work_results) ORDER BY job_id"
+            )
+        ]
+        left_out = random.Random(0).sample(pending, max(0, len(pending) - keep))
+        conn.executemany(
+            "INSERT INTO work_results(worker_outcome, output, job_id) "
+            "VALUES ('SKIPPED', 'not in the sample', ?)",
+            [(job,) for job in left_out],
+        )
+    conn.close()
+
+
+def run_module(
+    work: Path, tree: Path, module: str, budget: float, retry: bool, sample: int | None
+) -> None:
     config, session, stamp = session_paths(work, module)
+    if retry and session.exists():
+        with sqlite3.connect(session) as conn:
+            conn.execute("DELETE FROM work_results WHERE upper(test_outcome) = 'SURVIVED'")
+        conn.close()
     digest = hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
     tests = TARGETS[module]
     if not session.exists() or stamp.read_text() != digest:
@@ -171,6 +201,8 @@ def run_module(work: Path, tree: Path, module: str, budget: float) -> None:
         subprocess.run(
             [tool("cr-filter-operators"), str(session), str(config)], cwd=tree, check=True
         )
+        if sample is not None:
+            sample_pending(session, sample)
         stamp.write_text(digest)
     proc = subprocess.Popen(
         ["nice", "-n", "15", tool("cosmic-ray"), "exec", str(config), str(session)],
@@ -195,12 +227,13 @@ def score(work: Path, module: str) -> Score | None:
     _, session, _ = session_paths(work, module)
     if not session.exists():
         return None
-    killed = survived = incompetent = 0
+    killed = survived = incompetent = sampled_out = 0
     survivors = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         pending = sum(1 for _ in db.pending_work_items)
         for item, result in db.completed_work_items:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
+                sampled_out += result.output == "not in the sample"
                 continue
             if result.test_outcome == TestOutcome.KILLED:
                 killed += 1
@@ -210,7 +243,7 @@ def score(work: Path, module: str) -> Score | None:
             else:
                 incompetent += 1
     session.with_suffix(".survivors.diff").write_text("\n".join(survivors), "utf-8")
-    return Score(module, killed, survived, incompetent, pending)
+    return Score(module, killed, survived, incompetent, pending, sampled_out)
 
 
 def main() -> None:
@@ -219,6 +252,16 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=1200, help="seconds per module")
     parser.add_argument("--work", type=Path, default=ROOT / ".mutation")
     parser.add_argument("--report", action="store_true", help="print the scores, run nothing")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        metavar="N",
+        help="new sessions: try N randomly chosen mutants (an estimate for big modules)",
+    )
+    parser.add_argument(
+        "--retry-survivors", action="store_true", help="try the surviving mutants again"
+    )
     args = parser.parse_args()
     chosen = [m for m in TARGETS if not args.modules or any(m.endswith(a) for a in args.modules)]
     if not chosen:
@@ -229,7 +272,9 @@ def main() -> None:
         tree = args.work / "tree"
         copy_tree(tree)
         for module in chosen:
-            run_module(args.work.resolve(), tree, module, args.budget)
+            run_module(
+                args.work.resolve(), tree, module, args.budget, args.retry_survivors, args.sample
+            )
     for module in chosen:
         result = score(args.work, module)
         print(result.line() if result else f"{module}: not run yet")

@@ -138,9 +138,9 @@ def test_incremental_skip_and_rebuild_after_change(env: BeetsEnv) -> None:
     env.run("modify", "-y", "title:Chet 1", "genres=Bebop")
     out = env.run(*BUILD).stdout
     assert "artifacts: ok" in out
-    assert "bebop" in load(path)["genre_vocab"].tolist() or "bebop" in json.dumps(
-        load(env.out_dir / "genre_similarity_matrix.npz")["genre_vocab"].tolist()
-    )
+    # docs/artifacts.md: the artifacts keep genres of one track; genre-sim needs min_count 2.
+    assert "bebop" in load(path)["genre_vocab"].tolist()
+    assert "bebop" not in load(env.out_dir / "genre_similarity_matrix.npz")["genre_vocab"]
     assert path.stat().st_mtime_ns != first
 
 
