@@ -200,6 +200,11 @@ def test_the_whole_chain(tmp_path: Path, server: StandinServer) -> None:
     assert data["X_sonic"].shape == (N_TRACKS, 137)
     assert {"modal", "garage rock", "synth-pop"} <= set(data["genre_vocab"].tolist())
     built = snapshot(env, env.out_dir)
+    before = snapshot(env, env.sidecar_path)
+    out = env.run("buildartifacts", "--dry-run", "--force").stdout
+    assert "(would be written)" in out  # --force: both files would be rebuilt ...
+    assert snapshot(env, env.out_dir) == built  # ... yet nothing changed on disk
+    assert snapshot(env, env.sidecar_path) == before
 
     env.run("buildartifacts", "--stages", "genre-sim,artifacts", "--limit", "3")
     limited = load(env.out_dir / "limit-3" / "data_matrices_step1.npz")
