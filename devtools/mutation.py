@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import shlex
@@ -43,9 +44,19 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_token_secrecy.py",
     ],
     "beetsplug/dsplaylist.py": [
-        "tests/test_command_flags.py",
-        "-k",
-        "mode or max_per_artist or count",
+        *(
+            f"tests/test_command_flags.py::test_{name}"
+            for name in (
+                "mode_flag_selects_the_mode",
+                "configured_mode_and_mode_thresholds_are_used",
+                "max_per_artist_flag_and_setting",
+                "count_flag_and_setting",
+                "output_relative_and_pretend",
+                "stale_warning_after_a_library_change",
+            )
+        ),
+        "tests/test_buildartifacts_plugin.py::test_playlist_messages",
+        "tests/test_buildartifacts_plugin.py::test_new_tracks_after_the_build_are_reported",
     ],
     "beetsplug/discogsgenres.py": [
         "tests/test_token_secrecy.py",
@@ -137,17 +148,17 @@ def write_config(path: Path, module: str, tests: list[str], timeout: float) -> N
         "no:cacheprovider",
         *tests,
     ]
-    excluded = ", ".join(f"'{e}'" for e in EXCLUDED_OPERATORS)
+    # JSON strings are valid TOML basic strings (the -k expressions hold quotes and spaces).
     path.write_text(
         "[cosmic-ray]\n"
-        f'module-path = "{module}"\n'
+        f"module-path = {json.dumps(module)}\n"
         f"timeout = {timeout:.0f}\n"
         "excluded-modules = []\n"
-        f"test-command = '{shlex.join(command)}'\n"
+        f"test-command = {json.dumps(shlex.join(command))}\n"
         "[cosmic-ray.distributor]\n"
         'name = "local"\n'
         "[cosmic-ray.filters.operators-filter]\n"
-        f"exclude-operators = [{excluded}]\n",
+        f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n",
         "utf-8",
     )
 
@@ -204,6 +215,11 @@ def run_module(
         if sample is not None:
             sample_pending(session, sample)
         stamp.write_text(digest)
+    else:
+        # The tests may have changed since: the session keeps its mutants, the command is new.
+        from cosmic_ray.config import load_config
+
+        write_config(config, module, tests, timeout=load_config(str(config)).timeout)
     proc = subprocess.Popen(
         ["nice", "-n", "15", tool("cosmic-ray"), "exec", str(config), str(session)],
         cwd=tree,

@@ -8,6 +8,7 @@ docs/configuration.md).
 from __future__ import annotations
 
 import math
+import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -116,6 +117,40 @@ def test_count_flag_and_setting(built: BeetsEnv, tmp_path: Path) -> None:
     assert len(playlist(built, "--mode", "discover", "--max-per-artist", "5", "-n", "5")) == 5
     four = with_settings(built, tmp_path, count=4, max_per_artist=5)
     assert len(playlist(four, "--mode", "discover")) == 4
+
+
+def test_output_relative_and_pretend(built: BeetsEnv, tmp_path: Path) -> None:
+    m3u = tmp_path / "lists" / "a.m3u"
+    m3u.parent.mkdir()
+    seed = ("dsplaylist", "title:Kind of Blue 1", "-n", "3", "--mode", "discover")
+    out = built.run(*seed, "-o", str(m3u)).stdout
+    assert f"Wrote 3 tracks (discover) to {m3u}" in out
+    paths = [line for line in m3u.read_text("utf-8").splitlines() if not line.startswith("#")]
+    assert len(paths) == 3 and all(Path(p).is_absolute() and Path(p).exists() for p in paths)
+    relative = tmp_path / "lists" / "b.m3u"
+    built.run(*seed, "-o", str(relative), "--relative")
+    rel = [line for line in relative.read_text("utf-8").splitlines() if not line.startswith("#")]
+    assert [str((m3u.parent / p).resolve()) for p in rel] == [str(Path(p).resolve()) for p in paths]
+    assert not any(Path(p).is_absolute() for p in rel)
+    configured = tmp_path / "lists" / "c.m3u"
+    with_settings(built, tmp_path / "cfg", relative=True).run(*seed, "-o", str(configured))
+    assert configured.read_text("utf-8") == relative.read_text("utf-8")
+    pretend = tmp_path / "lists" / "d.m3u"
+    out = built.run(*seed, "-o", str(pretend), "-p").stdout
+    assert not pretend.exists() and "3 tracks (discover)" in out
+
+
+def test_stale_warning_after_a_library_change(built: BeetsEnv, tmp_path: Path) -> None:
+    # A copy of the library, so the change stays out of the module's shared one.
+    copy = tmp_path / "copy"
+    shutil.copytree(built.root, copy)
+    env = BeetsEnv(copy, plugins=list(ALL_PLUGINS), settings=built.config)
+    env.config["library"] = str(copy / "library.db")
+    env.write_config()
+    assert "warning" not in env.run("dsplaylist", "title:Kind of Blue 1", "-p").stdout
+    env.run("modify", "-y", "-W", "title:Chet 1", "genres=Hard Bop")  # -W: files untouched
+    out = env.run("dsplaylist", "title:Kind of Blue 1", "-p").stdout
+    assert "changed after the artifacts" in out and "beet buildartifacts" in out
 
 
 # -- discogsgenres ------------------------------------------------------------------------------
