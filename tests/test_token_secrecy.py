@@ -68,8 +68,9 @@ def test_token_is_used_but_never_shown(tmp_path: Path, server: StandinServer, wh
     # Every request is refused with an error that quotes the Authorization header and URL.
     server.faults.inject("echo", times=None)
     imported = env.run("-vv", "import", str(music(tmp_path / "in")))
-    failed = env.run("-vv", "discogsgenres")
-    assert "2 errors" in failed.stdout
+    failed = env.run("-vv", "discogsgenres", check=False)
+    assert failed.returncode == 1  # documented: every lookup failed
+    assert "2 errors" in failed.stdout and "all 2 lookups failed" in failed.stderr
     # The quoted header reached the output, with the token replaced.
     assert "Authorization: Discogs token=<token>" in failed.stdout
     server.faults.clear()
