@@ -58,10 +58,6 @@ CQT_CHUNK_FRAMES = 4096  # ~95 s per CQT chunk: bounds its buffers to ~40 MB; ea
 # Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing.
 CQT_MARGIN_FRAMES = 128
 TEMPOGRAM_CHUNK_FRAMES = 512  # ~5 MB of FFT buffers per chunk
-# The tempogram dims average every 4th frame: neighbouring frames share 383 of their 384 onset
-# values, so the average barely moves (docs/sonic-features.md), at a quarter of the cost. The
-# tempo estimate that steers the beat tracker keeps every frame.
-TEMPOGRAM_STRIDE = 4
 # Frames at each segment end recomputed with the segment's own padding (STFT window reach: 2).
 SEGMENT_EDGE_FRAMES = 4
 TEMPOGRAM_WIN = 384  # librosa's default tempogram window (frames)
@@ -596,10 +592,10 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     del log_mel
     mfcc_delta = librosa.feature.delta(mfcc)
 
-    tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN, TEMPOGRAM_STRIDE)
+    tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN)
     if onset_env.any():
         # What beat_track would estimate itself, from a chunked tempogram (bounded memory).
-        tempo_tg = _mean_tempogram(onset_env, TEMPO_WIN, 2)[:, None]
+        tempo_tg = _mean_tempogram(onset_env, TEMPO_WIN)[:, None]
         # librosa ≥ 0.10 returns a 1-element array; float() on it raises with numpy ≥ 2.4.
         bpm = np.asarray(librosa.feature.tempo(tg=tempo_tg, sr=sr, hop_length=hop)).item()
         _, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=hop, bpm=bpm)
@@ -782,7 +778,7 @@ def _interval_means(rows: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return result
 
 
-def _mean_tempogram(onset_env: np.ndarray, win_length: int, stride: int = 1) -> np.ndarray:
+def _mean_tempogram(onset_env: np.ndarray, win_length: int) -> np.ndarray:
     """librosa.feature.tempogram(onset_envelope, win_length).mean(axis=1), faster and chunked.
 
     Same math as librosa (linear-ramp centring, Hann window, autocorrelation, per-frame max
@@ -800,13 +796,11 @@ def _mean_tempogram(onset_env: np.ndarray, win_length: int, stride: int = 1) -> 
     window = scipy.signal.get_window("hann", win_length, fftbins=True).astype(np.float32)
     n_fft = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
     total = np.zeros(win_length, np.float64)
-    count = 0
     for first in range(0, n, TEMPOGRAM_CHUNK_FRAMES):
         last = min(first + TEMPOGRAM_CHUNK_FRAMES, n)
         frames = np.lib.stride_tricks.sliding_window_view(
             padded[first : last - 1 + win_length], win_length
-        )[::stride]
-        count += len(frames)
+        )
         spectrum = scipy.fft.rfft(frames * window, n=n_fft, axis=1)  # (frames, bins)
         acf = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n_fft, axis=1)
         acf = acf[:, :win_length]
@@ -815,7 +809,7 @@ def _mean_tempogram(onset_env: np.ndarray, win_length: int, stride: int = 1) -> 
         total += (acf / np.where(energy > np.finfo(np.float32).tiny, energy, 1.0)).sum(
             axis=0, dtype=np.float64
         )
-    mean: np.ndarray = total / count
+    mean: np.ndarray = total / n
     return mean
 
 

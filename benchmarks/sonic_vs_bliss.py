@@ -1,0 +1,236 @@
+"""Our sonic extractor vs bliss-rs (PyPI `bliss-audio`) on the same files, one core each.
+
+    .venv/bin/pip install bliss-audio    # benchmark-only peer, not a project dependency
+    .venv/bin/python benchmarks/sonic_vs_bliss.py [--limit N]     # per file, in this process
+    .venv/bin/python benchmarks/sonic_vs_bliss.py --command       # whole `beet sonicanalysis`
+    .venv/bin/python benchmarks/sonic_vs_bliss.py --save-baseline base.npz  # at the old commit
+    .venv/bin/python benchmarks/sonic_vs_bliss.py --check base.npz  # same meaning as the old?
+
+Files: the corpora's music/drascula (OGG Vorbis 44.1 kHz stereo) and audio/ (asc MP3, moh WAV)
+when fetched, plus generated 48 kHz stereo FLAC/MP3 songs. Everything runs pinned to CPU 0
+(both sides, same process or same pinning), files interleaved: ours then bliss's per file.
+Prints ms of compute per second of audio for both and the ratio (ours / bliss; lower is better).
+bliss raises pyo3's PanicException (a BaseException) on files it cannot decode: caught per file.
+
+--check compares our vectors (full and segments) with a baseline saved by --save-baseline at
+another commit, per tower by cosine: median ≥ 0.99 and min ≥ 0.95 are the bounds for a change
+that keeps what the vectors mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from beetsplug._dspipeline.sonic import extract, layout
+from beetsplug._dspipeline.sonic.decode import decode
+from tests import audio_fixtures as fx
+
+CORPORA = Path(os.environ.get("DSP_CORPORA", Path.home() / ".cache/dspipeline-corpora"))
+SEGMENTS = ("full", "start", "mid", "end")
+
+
+def pick_files(workdir: Path, limit: int | None) -> list[Path]:
+    found = sorted(
+        (CORPORA / "music" / "drascula").glob("*.ogg"), key=lambda p: int(p.stem[5:] or 0)
+    )
+    found += sorted((CORPORA / "audio" / "asc").glob("*.mp3"))
+    found += sorted((CORPORA / "audio" / "moh").glob("*.wav"))
+    generated = [
+        fx.write(
+            workdir / f"generated-48k-{i}.{ext}",
+            fx.stereo(fx.song(150.0, bpm=96.0 + 11 * i, sr=48000, seed=i)),
+            sr=48000,
+        )
+        for i, ext in enumerate(("flac", "mp3"))  # libsndfile crashes on long 48 kHz Vorbis
+    ]
+    files = found[:limit] if limit else found
+    return [*files, *generated]
+
+
+def bliss_analysis(path: Path) -> tuple[float, str | None]:
+    """Seconds bliss-rs takes for `path` (decode + analysis) and its error, if any."""
+    from bliss_audio import Song
+
+    started = time.perf_counter()
+    try:
+        Song(str(path)).analysis  # noqa: B018 (the analysis runs on attribute access)
+    except BaseException as exc:  # pyo3 PanicException is a BaseException
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return time.perf_counter() - started, f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return time.perf_counter() - started, None
+
+
+def per_file(files: list[Path]) -> None:
+    from bliss_audio import Song
+
+    # Warm both sides outside the timings (imports, numba cache, FFmpeg init).
+    extract.warm_up()
+    Song(str(files[-1])).analysis  # noqa: B018
+    header = f"{'file':28s} {'audio s':>8s} {'decode':>7s} {'ours':>7s} {'bliss':>7s} {'ratio':>6s}"
+    print(header + "   (ms per second of audio; ratio = ours / bliss)")
+    audio = decode_s = ours_s = bliss_s = 0.0
+    failures = []
+    for path in files:
+        started = time.perf_counter()
+        decoded = decode(path)
+        decode_t = time.perf_counter() - started
+        started = time.perf_counter()
+        extract.analyse_file(path)
+        ours_t = time.perf_counter() - started
+        bliss_t, error = bliss_analysis(path)
+        seconds = decoded.duration
+        if error:
+            failures.append(f"{path.name}: bliss failed ({error})")
+            print(f"{path.name:28s} {seconds:8.1f} ours {1000 * ours_t / seconds:.2f}, {error}")
+            continue
+        audio += seconds
+        decode_s, ours_s, bliss_s = decode_s + decode_t, ours_s + ours_t, bliss_s + bliss_t
+        print(
+            f"{path.name:28s} {seconds:8.1f} {1000 * decode_t / seconds:7.2f} "
+            f"{1000 * ours_t / seconds:7.2f} {1000 * bliss_t / seconds:7.2f} "
+            f"{ours_t / bliss_t:6.2f}"
+        )
+    print(
+        f"{'ALL':28s} {audio:8.1f} {1000 * decode_s / audio:7.2f} {1000 * ours_s / audio:7.2f} "
+        f"{1000 * bliss_s / audio:7.2f} {ours_s / bliss_s:6.2f}"
+    )
+    print(
+        f"ours after decoding: {1000 * (ours_s - decode_s) / audio:.2f} ms/s "
+        f"(decode measured separately, so ours = decode + features)"
+    )
+    for line in failures:
+        print(line)
+
+
+BLISS_SCRIPT = """
+import sys
+from bliss_audio import Song
+failed = 0
+for path in sys.argv[1:]:
+    try:
+        Song(path).analysis
+    except BaseException:
+        failed += 1
+print(f"bliss failed on {failed} files")
+"""
+
+
+def whole_command(files: list[Path], workdir: Path) -> None:
+    """Wall time of `beet sonicanalysis -j 1` vs a fresh bliss process, same files, CPU 0."""
+    from devtools.beets_env import BeetsEnv
+
+    env = BeetsEnv(
+        workdir / "beets",
+        plugins=("sonicanalysis",),
+        settings={
+            "import": {
+                "copy": False,
+                "write": False,
+                "quiet": True,
+                "autotag": False,
+                "singletons": True,
+                "log": str(workdir / "import.log"),
+            }
+        },
+    )
+    inbox = workdir / "inbox"
+    inbox.mkdir()
+    for i, path in enumerate(files):
+        (inbox / f"{i:03d}{path.suffix}").symlink_to(path)
+    env.run("import", str(inbox))
+    audio = sum(decode(p).duration for p in files)
+    pin = ["taskset", "-c", "0"]
+    timings = {}
+    for name, argv in (
+        ("beet sonicanalysis -j 1", [*pin, *env.command("sonicanalysis", "-j", "1")]),
+        (
+            "bliss-rs (python + bliss_audio)",
+            [*pin, sys.executable, "-c", BLISS_SCRIPT, *map(str, files)],
+        ),
+    ):
+        started = time.perf_counter()
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=env.process_env(), check=False
+        )
+        timings[name] = time.perf_counter() - started
+        last = (proc.stdout.strip().splitlines() or [""])[-1]
+        print(
+            f"{name:34s} {timings[name]:7.1f} s  {1000 * timings[name] / audio:5.2f} ms/s  "
+            f"exit {proc.returncode}: {last}"
+        )
+    ours, bliss = timings.values()
+    print(
+        f"{len(files)} files, {audio:.0f} s of audio: whole command ours / bliss = "
+        f"{ours / bliss:.2f}"
+    )
+
+
+def vectors(files: list[Path]) -> dict[str, np.ndarray]:
+    out = {}
+    for path in files:
+        feats = extract.analyse_file(path)
+        out[path.name] = np.stack([getattr(feats, s) for s in SEGMENTS])
+    return out
+
+
+def check(files: list[Path], baseline_path: Path) -> bool:
+    baseline = np.load(baseline_path)
+    current = vectors([p for p in files if p.name in baseline.files])
+    ok = True
+    print(f"per-tower cosine vs {baseline_path.name}, {len(current)} files x {len(SEGMENTS)}")
+    for tower, cols in layout.TOWERS.items():
+        cosines = []
+        worst = ("", 1.0)
+        for name, now in current.items():
+            a, b = now[:, cols].astype(np.float64), baseline[name][:, cols].astype(np.float64)
+            norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+            cos = np.sum(a * b, axis=1) / np.where(norms > 0, norms, 1.0)
+            cosines.extend(cos)
+            if cos.min() < worst[1]:
+                worst = (name, float(cos.min()))
+        median, low = float(np.median(cosines)), float(np.min(cosines))
+        good = median >= 0.99 and low >= 0.95
+        ok &= good
+        print(
+            f"  {tower:8s} median {median:.5f}  min {low:.5f} ({worst[0]})  "
+            f"{'ok' if good else 'FAILS (median >= 0.99, min >= 0.95)'}"
+        )
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="corpus files to use (all)")
+    parser.add_argument("--command", action="store_true", help="time the whole beet command")
+    parser.add_argument("--save-baseline", type=Path, metavar="NPZ")
+    parser.add_argument("--check", type=Path, metavar="NPZ")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {0})  # one core for both sides (children inherit it)
+    with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
+        files = pick_files(Path(tmp), args.limit)
+        if args.save_baseline:
+            np.savez(args.save_baseline, **vectors(files))
+            print(f"saved {len(files)} files' vectors to {args.save_baseline}")
+        elif args.check:
+            sys.exit(0 if check(files, args.check) else 1)
+        elif args.command:
+            whole_command(files, Path(tmp))
+        else:
+            per_file(files)
+
+
+if __name__ == "__main__":
+    main()
