@@ -6,9 +6,12 @@ listener alike. Plain records in, sidecar rows out; never imports beets.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -24,6 +27,36 @@ PROGRESS_SECONDS = 5.0
 
 class SonicRunError(Exception):
     """The run cannot start or go on (executor set-up, unreachable scheduler): one line."""
+
+
+class Interrupted(SystemExit):
+    """SIGINT or SIGTERM stopped a run after it stored what had arrived: exit status
+    128 + the signal number (130, 143), as a shell reports a process killed by it."""
+
+
+class _SigtermError(BaseException):
+    """Like KeyboardInterrupt, not an Exception: per-file `except Exception` must not eat it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises in the main thread (as SIGINT does), so a run can stop in order."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise _SigtermError(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -215,13 +248,22 @@ def run_analysis(
             f"'beets-dspipeline[dask]'): {exc}"
         ) from exc
     try:
-        for outcome in outcomes:
-            failure = store_outcome(sidecar, by_id[outcome.key], outcome, result, on_stored)
-            if failure and on_failure is not None:
-                on_failure(failure)
-            if progress is not None and time.monotonic() - result.last_print >= PROGRESS_SECONDS:
-                result.last_print = time.monotonic()
-                progress(result.line())
+        with _sigterm_raises():
+            for outcome in outcomes:
+                failure = store_outcome(sidecar, by_id[outcome.key], outcome, result, on_stored)
+                if failure and on_failure is not None:
+                    on_failure(failure)
+                now = time.monotonic()
+                if progress is not None and now - result.last_print >= PROGRESS_SECONDS:
+                    result.last_print = now
+                    progress(result.line())
+    except (KeyboardInterrupt, _SigtermError) as exc:
+        # Every stored row is a committed transaction; stop the workers, keep the rows.
+        outcomes.close()
+        if progress is not None:
+            progress(f"Sonic: interrupted; {result.analysed} tracks kept")
+        signum = exc.signum if isinstance(exc, _SigtermError) else signal.SIGINT
+        raise Interrupted(128 + signum) from None
     except OSError as exc:  # the Dask scheduler cannot be reached (or went away)
         if settings.executor != "dask":
             raise

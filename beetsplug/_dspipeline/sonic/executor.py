@@ -15,7 +15,7 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence, Sized
+from collections.abc import Generator, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -74,13 +74,16 @@ WATCHDOG_POLL_S = 0.5  # where pidfds are missing: how often a worker checks for
 def _init_worker(parent_pid: int | None = None) -> None:
     """Per-process setup: pay librosa's imports and numba compilation before the first job.
 
-    A local worker also ignores Ctrl-C (the parent stops the pool itself, instead of every
-    worker printing a KeyboardInterrupt traceback) and exits as soon as the parent process is
-    gone: after a `kill -9` of the parent it would otherwise wait forever on a queue whose
-    write end it holds itself, keeping the fork server and resource tracker alive too.
+    A local worker also ignores SIGINT and SIGTERM, which a terminal or service manager sends
+    to the whole process group: the parent stops the pool itself (instead of every worker
+    printing a KeyboardInterrupt traceback, or dying into failures recorded for its tracks).
+    And it exits as soon as the parent process is gone: after a `kill -9` of the parent it
+    would otherwise wait forever on a queue whose write end it holds itself, keeping the fork
+    server and resource tracker alive too.
     """
     if parent_pid is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
     warm_up()
 
@@ -120,8 +123,9 @@ def run_jobs(
     executor: Literal["local", "dask"] = "local",
     scheduler: str | None = None,
     path_map: Sequence[tuple[str, str]] = (),
-) -> Iterator[AnalysisOutcome]:
-    """Analyse `jobs`, yielding outcomes as they complete (not in job order).
+) -> Generator[AnalysisOutcome, None, None]:
+    """Analyse `jobs`, yielding outcomes as they complete (not in job order). Closing the
+    generator early stops the workers at once.
 
     executor="local": `workers` processes (workers <= 1 runs in this process).
     executor="dask": the Dask cluster at `scheduler` ("tcp://host:8786"); `path_map` rewrites
@@ -156,7 +160,7 @@ def _process_context() -> multiprocessing.context.BaseContext:
 
 def _run_local(
     jobs: Iterator[AnalysisJob], workers: int, path_map: tuple[tuple[str, str], ...]
-) -> Iterator[AnalysisOutcome]:
+) -> Generator[AnalysisOutcome, None, None]:
     """Analyse on `workers` local processes; this process analyses while they start.
 
     Starting the pool costs seconds (the fork server imports librosa, each worker loads the
@@ -202,13 +206,14 @@ def _run_local(
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued jobs and end the worker processes now (idle or not)."""
+    """Cancel queued jobs and end the worker processes now (idle or not): they only compute,
+    the caller stores, so nothing is lost but the jobs in flight."""
     # ProcessPoolExecutor has no public way to end busy workers before Python 3.14.
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError):
-            process.terminate()
+            process.kill()  # workers ignore SIGTERM (see _init_worker)
     for process in processes:
         process.join(timeout=5)
 
@@ -229,7 +234,7 @@ def _run_dask(
     scheduler: str,
     path_map: tuple[tuple[str, str], ...],
     workers: int,
-) -> Iterator[AnalysisOutcome]:
+) -> Generator[AnalysisOutcome, None, None]:
     # A scheduler that does not answer in 10 s is not coming: say so instead of waiting 30 s.
     with distributed.Client(scheduler, timeout=SCHEDULER_CONNECT_S) as client:
         client.run(_init_worker)
