@@ -354,6 +354,13 @@ def test_a_query_build_goes_to_its_own_folder(env: BeetsEnv) -> None:
     limit = env.run("buildartifacts", "--stages", "genre-sim,artifacts", "--limit", "4")
     assert f"Artifacts: {env.out_dir / 'limit-4'}" in limit.stdout
     assert pair_digest(env.out_dir) == before
+    # The readers take a partial build with --artifacts.
+    read_subset = ("dsplaylist", "--artifacts", str(subsets[0]), "--mode", "sonic-only")
+    subset = env.run(*read_subset, "-n", "10", "title:Chet 1").stdout
+    assert "Chet Baker – Chet 1" in subset and "Miles Davis" not in subset
+    report = subsets[0] / "report.html"
+    env.run("dsreport", "--artifacts", str(subsets[0]), "-o", str(report))
+    assert report.is_file() and str(subsets[0]) in report.read_text("utf-8")
 
 
 def test_too_few_tracks_with_sonic_features_is_an_error_and_keeps_the_pair(env: BeetsEnv) -> None:
