@@ -1,14 +1,18 @@
 """beets-side glue shared by the dspipeline plugins: configuration (with the defaults of every
 plugin, so `buildartifacts` works with any of them enabled), the sidecar location, and the one
-place that turns beets Items and Albums into core records (one album-key rule for all)."""
+place that turns beets Items and Albums into core records (one album-key rule for all), and
+the checks every command makes first: the whole config against its templates, core errors
+turned into beets' one-line `UserError`."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from beets import config, ui
 from beets.exceptions import UserError
 
+from beetsplug._dspipeline.config_schema import validate
 from beetsplug._dspipeline.keys import album_key
+from beetsplug._dspipeline.npzio import OutputPathError, OutputWriteError, check_output_dir
 from beetsplug._dspipeline.sidecar import (
     DISCOGS_GENRE_SOURCE,
     DISCOGS_STYLE_SOURCE,
@@ -69,7 +75,13 @@ TOKEN_MESSAGE = (
     "Get token from: https://www.discogs.com/settings/developers"
 )
 
+#: Core errors whose message is already the one line a user should see.
+USER_ERRORS = (SidecarError, OutputPathError, OutputWriteError)
+
 _sidecars: dict[Path, Sidecar] = {}
+# Set while one of our commands runs: only then is a new sidecar announced (the first
+# `beet import` of a new library creates one as a matter of course).
+_in_command: ContextVar[bool] = ContextVar("dspipeline_command", default=False)
 _sidecars_lock = threading.Lock()
 
 
@@ -102,6 +114,14 @@ def artifacts_dir(lib: Library, option: str | None) -> Path:
     return Path(option) if option else out_dir(lib)
 
 
+def writable_out_dir(lib: Library) -> Path:
+    """:func:`out_dir`, checked that it is (or can become) a writable directory."""
+    try:
+        return check_output_dir(out_dir(lib), "dspipeline.out_dir")
+    except OutputPathError as exc:
+        raise UserError(str(exc)) from exc
+
+
 def open_sidecar(lib: Library) -> Sidecar:
     """The process-wide sidecar for this library (plugins and stage threads share it)."""
     path = sidecar_path(lib)
@@ -112,7 +132,44 @@ def open_sidecar(lib: Library) -> Sidecar:
                 sidecar = _sidecars[path] = Sidecar(path)
             except SidecarError as exc:  # one line for the user, not a traceback
                 raise UserError(str(exc)) from exc
+            _announce_new(lib, sidecar)
         return sidecar
+
+
+def _announce_new(lib: Library, sidecar: Sidecar) -> None:
+    """A new (or empty) sidecar beside a library with items means everything is looked up and
+    analysed afresh: say so, in case the path is a typo or the old file was lost."""
+    if sidecar.was_empty:
+        ui.print_(f"sidecar {sidecar.path} was empty (0 bytes): starting a new one")
+    elif sidecar.created and _in_command.get() and library_item_ids(lib):
+        ui.print_(
+            f"new sidecar at {sidecar.path}: genres and sonic features start empty "
+            "(set dspipeline.sidecar if you have one elsewhere)"
+        )
+
+
+# -- what every command does first ------------------------------------------------------------
+@functools.cache  # a failed check raises, so it is not cached: the next call checks again
+def check_config() -> None:
+    """Validate every dspipeline config section, once per process (see config_schema)."""
+    validate(config)  # confuse.ConfigError: beets prints "configuration error: <key>: …"
+
+
+def command(func: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a command's ``func``: config checked first; core errors become one-line UserErrors."""
+
+    @functools.wraps(func)
+    def run(lib: Library, opts: Any, args: list[str]) -> None:
+        check_config()
+        running = _in_command.set(True)
+        try:
+            func(lib, opts, args)
+        except USER_ERRORS as exc:
+            raise UserError(str(exc)) from exc
+        finally:
+            _in_command.reset(running)
+
+    return run
 
 
 def peek_sidecar(lib: Library) -> Sidecar:

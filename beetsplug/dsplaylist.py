@@ -14,8 +14,16 @@ from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import library_signature, model_id, open_sidecar, out_dir, sidecar_path
+from beetsplug._dsp_beets import (
+    command,
+    library_signature,
+    model_id,
+    open_sidecar,
+    out_dir,
+    sidecar_path,
+)
 from beetsplug._dspipeline.artifact_format import DATA_FILE
+from beetsplug._dspipeline.npzio import check_output_file
 from beetsplug._dspipeline.playlist import (
     DEFAULT_MODES,
     Artifacts,
@@ -136,12 +144,19 @@ class DsPlaylistPlugin(BeetsPlugin):
         )
         p = cmd.parser
         p.usage = f"{p.usage or '%prog [options]'} [QUERY] [--to QUERY [--via QUERY]...]"
-        p.add_option("-n", "--count", type="int", default=None, help="tracks in the playlist")
+        p.add_option(
+            "-n",
+            "--count",
+            type="int",
+            default=None,
+            help=f"tracks in the playlist (default: dsplaylist.count, {self.config['count']})",
+        )
         p.add_option(
             "--mode",
             choices=tuple(DEFAULT_MODES),
             default=None,
-            help="narrow | dynamic | discover | sonic-only",
+            help=f"narrow | dynamic | discover | sonic-only "
+            f"(default: dsplaylist.mode, {self.config['mode']})",
         )
         p.add_option("-o", "--output", default=None, metavar="FILE", help="write the playlist")
         p.add_option(
@@ -154,7 +169,8 @@ class DsPlaylistPlugin(BeetsPlugin):
             "--relative",
             action="store_true",
             default=None,
-            help="write paths relative to the playlist file",
+            help="write paths relative to the playlist file "
+            f"(default: dsplaylist.relative, {'yes' if self.config['relative'] else 'no'})",
         )
         p.add_option(
             "-p",
@@ -217,7 +233,7 @@ class DsPlaylistPlugin(BeetsPlugin):
             metavar="DIR",
             help="read the artifacts from DIR (e.g. a subset build) instead of dspipeline.out_dir",
         )
-        cmd.func = self.command
+        cmd.func = command(self.command)
         return [cmd]
 
     def modes(self) -> dict[str, ModeSettings]:
@@ -246,6 +262,10 @@ class DsPlaylistPlugin(BeetsPlugin):
                 "give a query for the seed track(s), e.g. beet dsplaylist title:foo "
                 "(or --artist NAME / --album NAME)"
             )
+        if opts.count is not None and opts.count < 1:
+            raise UserError(f"--count must be at least 1, got {opts.count}")
+        if opts.output:
+            check_output_file(opts.output, "-o")  # before any work: a directory, a bad parent
         art_dir = Path(opts.artifacts) if opts.artifacts else out_dir(lib)
         path = art_dir / DATA_FILE
         try:

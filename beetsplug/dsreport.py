@@ -13,9 +13,18 @@ from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
-from beetsplug._dsp_beets import album_row, item_album_keys, model_id, open_sidecar, out_dir
+from beetsplug._dsp_beets import (
+    album_row,
+    command,
+    item_album_keys,
+    model_id,
+    open_sidecar,
+    out_dir,
+    writable_out_dir,
+)
 from beetsplug._dspipeline.artifact_format import LAST_BUILD_REPORT_FILE, RUN_REPORT_FILE
 from beetsplug._dspipeline.genres import GenreNormaliser
+from beetsplug._dspipeline.npzio import check_output_dir, check_output_file
 from beetsplug._dspipeline.sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE
 
 if TYPE_CHECKING:
@@ -29,12 +38,14 @@ REPORT_FILE = "dspipeline_report.html"
 class DsReportPlugin(BeetsPlugin):
     def commands(self) -> list[Subcommand]:
         cmd = Subcommand("dsreport", help="write an HTML report of genres, sonic features, runs")
+        cmd.parser.usage = f"{cmd.parser.usage or '%prog [options]'} [QUERY]"
         cmd.parser.add_option(
             "-o",
             "--output",
             default=None,
             metavar="FILE.html",
-            help=f"where to write it (default: <out_dir>/{REPORT_FILE})",
+            help=f"where to write it; a directory gets {REPORT_FILE} inside "
+            f"(default: <out_dir>/{REPORT_FILE})",
         )
         cmd.parser.add_option(
             "--artifacts",
@@ -42,7 +53,7 @@ class DsReportPlugin(BeetsPlugin):
             metavar="DIR",
             help="read the artifacts (and their run report) from DIR instead of dspipeline.out_dir",
         )
-        cmd.func = self.command
+        cmd.func = command(self.command)
         return [cmd]
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
@@ -51,7 +62,12 @@ class DsReportPlugin(BeetsPlugin):
         artifacts = Path(opts.artifacts) if opts.artifacts else out_dir(lib)
         if opts.artifacts and not artifacts.is_dir():
             raise UserError(f"{artifacts}: no such artifacts folder")
-        target = Path(opts.output) if opts.output else artifacts / REPORT_FILE
+        if opts.output:
+            target = check_output_file(opts.output, "-o", default_name=REPORT_FILE)
+        elif opts.artifacts:
+            target = check_output_dir(artifacts, "--artifacts") / REPORT_FILE
+        else:
+            target = writable_out_dir(lib) / REPORT_FILE
         data = gather_report_data(lib, args, artifacts)
         try:
             path = write_report(data, artifacts, target)

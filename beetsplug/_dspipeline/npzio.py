@@ -2,15 +2,22 @@
 
 A crash or kill during :func:`write_npz_atomic` never leaves a half-written file at ``path``:
 the arrays go to a temporary file in the same directory, which is flushed, fsynced and then
-renamed over the target with :func:`os.replace` (atomic on POSIX and Windows).
+renamed over the target with :func:`os.replace` (atomic on POSIX and Windows). Temporary files
+are named ``.<name>.<pid>-<random>.tmp``; one whose process is gone (a crash or SIGKILL) is
+removed the next time that file is written. A write that fails (disk full, permissions) removes
+its temporary file, leaves the previous file as it was and raises a one-line
+:class:`OutputWriteError`. Output paths given by the user are checked before any work by
+:func:`check_output_dir` / :func:`check_output_file`.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import secrets
-import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,10 +28,15 @@ import numpy as np
 
 __all__ = [
     "ArtifactFileError",
+    "OutputPathError",
+    "OutputWriteError",
     "RowBlocks",
+    "check_output_dir",
+    "check_output_file",
     "json_array",
     "load_npz",
     "read_json_array",
+    "remove_stale_temp_files",
     "str_array",
     "write_npz_atomic",
     "write_text_atomic",
@@ -33,6 +45,135 @@ __all__ = [
 
 class ArtifactFileError(ValueError):
     """An ``.npz`` file is missing, unreadable, pickled or lacks required keys."""
+
+
+class OutputPathError(ValueError):
+    """An output path cannot be written (a file where a directory must be, ...): one line."""
+
+
+class OutputWriteError(Exception):
+    """Writing an output file failed (disk full, permissions); the previous file is intact.
+
+    Not an OSError on purpose: beets prints OSErrors from commands as tracebacks."""
+
+
+# -- output paths -----------------------------------------------------------------------------
+
+
+def _check_ancestors(directory: Path, label: str) -> None:
+    """``directory`` exists as a writable directory or can be created: the nearest existing
+    ancestor must be a directory we can write into."""
+    current = directory
+    while not current.exists():
+        if current.is_symlink():
+            raise OutputPathError(f"{label}: {current} is a broken symbolic link")
+        if current.parent == current:
+            break
+        current = current.parent
+    if not current.is_dir():
+        raise OutputPathError(f"{label}: {current} is not a directory")
+    if not os.access(current, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{label}: {current} is not writable")
+
+
+def check_output_dir(path: Path | str, what: str) -> Path:
+    """Check that the directory ``path`` (named ``what`` in messages, e.g. ``--out-dir``) exists
+    or can be created and written; raises :class:`OutputPathError`. Creates nothing."""
+    directory = Path(path)
+    label = f"{what} {directory}"
+    if directory.exists() and not directory.is_dir():
+        raise OutputPathError(f"{label}: is a file, expected a directory")
+    _check_ancestors(directory, label)
+    return directory
+
+
+def check_output_file(path: Path | str, what: str, *, default_name: str | None = None) -> Path:
+    """The file to write for the user's ``path``: checked that it can be written.
+
+    A directory (existing, or given with a trailing slash) gets ``default_name`` inside it, or is
+    an error without one. Raises :class:`OutputPathError`; creates nothing.
+    """
+    text = os.fspath(path)
+    target = Path(text)
+    label = f"{what} {text}"
+    if text.endswith(("/", os.sep)) or target.is_dir():
+        if default_name is None:
+            raise OutputPathError(
+                f"{label}: is a directory; give a file name, e.g. {target / 'playlist.m3u'}"
+            )
+        target = target / default_name
+    elif target.exists() and not target.is_file():
+        raise OutputPathError(f"{label}: exists and is not a regular file")
+    _check_ancestors(target.parent, label)
+    return target
+
+
+# -- temporary files --------------------------------------------------------------------------
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-[0-9a-f]+|[A-Za-z0-9_]{8})\.tmp$")
+_LEGACY_TEMP_AGE = 3600.0  # seconds; names without a pid (older versions) after this long
+
+
+def _temp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: exists, belongs to someone else
+        return True
+    return True
+
+
+def remove_stale_temp_files(target: Path | str) -> list[Path]:
+    """Remove temporary files of ``target`` that a crashed or killed writer left behind.
+
+    Only names this module makes for ``target`` are touched; a temporary file whose writer is
+    still running (its pid is alive) stays. Returns the removed paths.
+    """
+    target = Path(target)
+    removed: list[Path] = []
+    try:
+        candidates = list(target.parent.glob(f".{target.name}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in candidates:
+        match = _TEMP.match(tmp.name)
+        if match is None or match["name"] != target.name:
+            continue
+        try:
+            if match["pid"] is not None:
+                if _alive(int(match["pid"])):
+                    continue
+            elif now - tmp.stat().st_mtime < _LEGACY_TEMP_AGE:
+                continue
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
+def _write_failed(target: Path, exc: OSError) -> OutputWriteError:
+    cause = exc.strerror or str(exc)
+    advice = "free space there and run again" if exc.errno == errno.ENOSPC else "check it"
+    return OutputWriteError(
+        f"cannot write {target}: {cause}; {advice} (the previous file, if any, is unchanged)"
+    )
+
+
+def _open_temp(target: Path) -> tuple[int, Path]:
+    """A new temporary file beside ``target``, with the umask's permissions (not mkstemp's
+    0600: the artifacts and playlists are read by other programs and users)."""
+    remove_stale_temp_files(target)
+    tmp = _temp_path(target)
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
 
 
 def json_array(value: object) -> np.ndarray:
@@ -72,9 +213,10 @@ def write_npz_atomic(path: Path | str, **arrays: np.ndarray | RowBlocks) -> Path
         dtype = value.dtype if isinstance(value, RowBlocks) else np.asarray(value).dtype
         if dtype.kind == "O":
             raise ValueError(f"{target}: array '{key}' has dtype object (would need pickle)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = _open_temp(target)
         with os.fdopen(fd, "wb") as handle:
             # The layout np.savez uses: stored (uncompressed) zip64 members "<key>.npy".
             with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -89,8 +231,11 @@ def write_npz_atomic(path: Path | str, **arrays: np.ndarray | RowBlocks) -> Path
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp_name is not None:
+            tmp_name.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_failed(target, exc) from exc
         raise
     _fsync_dir(target.parent)
     return target
@@ -170,18 +315,21 @@ def str_array(values: Iterable[str]) -> np.ndarray:
 def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> Path:
     """Write UTF-8 ``text`` to ``path`` via a temporary file and rename; returns ``path``.
 
-    Unlike :func:`tempfile.mkstemp` (mode 0600) the file gets the usual permissions under the
-    umask, so media servers can read the playlist.
+    Like :func:`write_npz_atomic`: the umask's permissions, :class:`OutputWriteError` on
+    failure with the previous file intact.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp_path: Path | None = None
     try:
-        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_path = _open_temp(path)
         with os.fdopen(fd, "w", encoding="utf-8", errors=errors, newline="\n") as handle:
             handle.write(text)
         os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_failed(path, exc) from exc
         raise
     return path

@@ -18,6 +18,8 @@ Tables (schema version in ``PRAGMA user_version``):
   it, so "the artifacts are stale" is exact.
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a killed process leaves whole rows.
+Every SQLite error (at open or from any query) leaves this module as a one-line
+:class:`SidecarError` naming the file, the cause and what to do about it.
 """
 
 from __future__ import annotations
@@ -104,7 +106,34 @@ _UPSERT_ALBUM = """
 
 
 class SidecarError(Exception):
-    """The sidecar file cannot be used (newer schema, not a database, ...)."""
+    """The sidecar file cannot be used (damaged, disk full, newer schema, ...): one line."""
+
+
+def _advice(path: Path, exc: sqlite3.Error) -> str:
+    """What the user can do about an SQLite error, by its cause."""
+    cause = str(exc).lower()
+    if "full" in cause:  # SQLITE_FULL: "database or disk is full"
+        return (
+            "free space on its filesystem and run again (the interrupted write was rolled "
+            "back; nothing stored before it is lost)"
+        )
+    if "locked" in cause or "busy" in cause:
+        return "another process held it for over 30 s; run again when that one has finished"
+    if "readonly" in cause or "unable to open" in cause or "permission" in cause:
+        return "check that the file and its directory exist and are writable by you"
+    return (
+        f"restore it from a backup, or rescue what is readable with "
+        f"`sqlite3 {path} .recover | sqlite3 {path}.recovered`, then move that over it"
+    )
+
+
+@contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    """The one place SQLite errors become :class:`SidecarError` (open, queries, writes)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise SidecarError(f"sidecar {path}: {exc}; {_advice(path, exc)}") from exc
 
 
 @dataclass(frozen=True)
@@ -208,22 +237,34 @@ class Sidecar:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        in_memory = str(path) == ":memory:"
+        #: the file was absent (a new sidecar) or empty (0 bytes): it starts with no data.
+        self.created = False
+        self.was_empty = False
+        if not in_memory:
+            try:
+                self.was_empty = self.path.stat().st_size == 0
+            except FileNotFoundError:
+                self.created = True
+            except OSError as exc:
+                raise SidecarError(f"sidecar {self.path}: cannot open: {exc}") from exc
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SidecarError(f"sidecar {self.path}: cannot create its directory: {exc}") from exc
+        with _sqlite_errors(self.path):
             self._conn = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA busy_timeout = 30000")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise SidecarError(f"sidecar {self.path}: cannot open: {exc}") from exc
         self._lock = threading.RLock()
         self._migrate()
 
     # -- plumbing ---------------------------------------------------------------------------
     def close(self) -> None:
-        with self._lock:
+        with self._lock, _sqlite_errors(self.path):
             self._conn.close()
 
     def __enter__(self) -> Sidecar:
@@ -235,24 +276,22 @@ class Sidecar:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it lands, or none of it."""
-        with self._lock:
+        with self._lock, _sqlite_errors(self.path):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, _sqlite_errors(self.path):
             return self._conn.execute(sql, params).fetchall()
 
     def _migrate(self) -> None:
-        try:
-            version = int(self._query("PRAGMA user_version")[0][0])
-        except sqlite3.DatabaseError as exc:
-            raise SidecarError(f"sidecar {self.path}: not a SQLite database: {exc}") from exc
+        version = int(self._query("PRAGMA user_version")[0][0])
         if version > SCHEMA_VERSION:
             raise SidecarError(
                 f"sidecar {self.path}: schema version {version} is newer than this "
