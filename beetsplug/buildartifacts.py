@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beets import ui
@@ -18,13 +17,15 @@ from beets.ui import Subcommand
 from beetsplug._dsp_beets import (
     TOKEN_MESSAGE,
     BeetsLibrarySource,
+    command,
     discogs_settings,
     open_sidecar,
-    out_dir,
     peek_sidecar,
     sidecar_path,
     sonic_settings,
+    writable_out_dir,
 )
+from beetsplug._dspipeline.npzio import check_output_dir
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -106,7 +107,7 @@ class BuildArtifactsPlugin(BeetsPlugin):
             help="where artifacts go (default: dspipeline.out_dir); a query or --limit build "
             "goes into its own folder under it",
         )
-        cmd.func = self.command
+        cmd.func = command(self.command)
         return [cmd]
 
     # -- settings ---------------------------------------------------------------------------
@@ -162,7 +163,10 @@ class BuildArtifactsPlugin(BeetsPlugin):
             raise UserError(str(exc)) from exc
         if opts.limit is not None and opts.limit < 1:
             raise UserError("--limit must be at least 1")
-        base = Path(opts.out_dir) if opts.out_dir else out_dir(lib)
+        if opts.out_dir:
+            base = check_output_dir(opts.out_dir, "--out-dir")
+        else:
+            base = writable_out_dir(lib)
         force_sonic = opts.force and not opts.yes and "sonic" in stages and not opts.dry_run
         explicit = opts.stages != ",".join(STAGE_NAMES)
         return BuildSettings(

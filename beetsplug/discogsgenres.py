@@ -15,6 +15,7 @@ from beetsplug._dsp_beets import (
     DISCOGS_DEFAULTS,
     TOKEN_MESSAGE,
     DiscogsFields,
+    command,
     discogs_settings,
     discogs_targets,
     discogs_threshold,
@@ -23,6 +24,7 @@ from beetsplug._dsp_beets import (
     peek_sidecar,
     require_discogs_settings,
 )
+from beetsplug._dspipeline.sidecar import SidecarError
 
 if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
@@ -98,7 +100,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
             default=False,
             help="show per album the candidates considered, their scores and the decision",
         )
-        cmd.func = self.command
+        cmd.func = command(self.command)
         return [cmd]
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
@@ -197,22 +199,26 @@ class DiscogsGenresPlugin(BeetsPlugin):
                 fields.apply_stored(album, sidecar, targets[0].row.album_id)
                 return
             settings = discogs_settings()
-        except UserError as exc:  # a broken sidecar or a bad setting must not stop the import
-            self._log.warning("{}", str(exc))
+        except (UserError, SidecarError) as exc:  # a broken sidecar or a bad setting: the
+            self._log.warning("{}", str(exc))  # import goes on
             return
         if settings is None:
             if not self._warned_no_token:
                 self._warned_no_token = True
                 self._log.warning("{}", TOKEN_MESSAGE)
             return
-        summary = run_lookups(
-            settings.client(),
-            sidecar,
-            selection.todo,
-            threshold=settings.threshold,
-            strict_artist=settings.strict_artist,
-            on_result=fields.on_result,
-        )
+        try:
+            summary = run_lookups(
+                settings.client(),
+                sidecar,
+                selection.todo,
+                threshold=settings.threshold,
+                strict_artist=settings.strict_artist,
+                on_result=fields.on_result,
+            )
+        except SidecarError as exc:  # e.g. the disk is full: the import goes on
+            self._log.warning("{}", str(exc))
+            return
         if summary.errors:
             self._log.warning("{}", summary.error_messages[0])
         elif summary.hits:

@@ -14,12 +14,14 @@ from beets.ui import Subcommand
 from beetsplug._dsp_beets import (
     SONIC_DEFAULTS,
     bpm_setter,
+    command,
     library_item_ids,
     open_sidecar,
     peek_sidecar,
     sonic_settings,
     sonic_tracks,
 )
+from beetsplug._dspipeline.sidecar import SidecarError
 
 if TYPE_CHECKING:
     from beets.library import Item, Library
@@ -40,6 +42,7 @@ class SonicAnalysisPlugin(BeetsPlugin):
     def commands(self) -> list[Subcommand]:
         cmd = Subcommand("sonicanalysis", help="compute beat3tower sonic features")
         p = cmd.parser
+        p.usage = "%prog [options] [QUERY]"
         p.add_option(
             "--force",
             action="store_true",
@@ -82,7 +85,7 @@ class SonicAnalysisPlugin(BeetsPlugin):
             metavar="URL",
             help="Dask scheduler address, e.g. tcp://host:8786",
         )
-        cmd.func = self.command
+        cmd.func = command(self.command)
         return [cmd]
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
@@ -162,7 +165,7 @@ class SonicAnalysisPlugin(BeetsPlugin):
                 tracks, sidecar, library_item_ids(lib), force=False, retry_failed=False
             )
             stats = self.execute(lib, sidecar, plan, plan.analyse, sonic_settings(executor="local"))
-        except UserError as exc:
+        except (UserError, SidecarError) as exc:
             self._log.warning("{}", str(exc))
             return
         self._log.info("analysed {} tracks ({} failed)", stats.done, stats.failed)

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import time
 import zipfile
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ __all__ = [
     "load_npz",
     "read_json_array",
     "remove_stale_temp_files",
+    "staging_dir",
     "str_array",
     "write_npz_atomic",
     "write_text_atomic",
@@ -158,6 +160,24 @@ def remove_stale_temp_files(target: Path | str) -> list[Path]:
         except OSError:
             continue
     return removed
+
+
+_STAGING = re.compile(r"^\.staging-(?P<pid>\d+)-[0-9a-f]+$")
+
+
+def staging_dir(parent: Path) -> Path:
+    """A new folder ``.staging-<pid>-<random>`` in ``parent`` for files that are renamed into
+    place together; folders of dead writers are removed first. Raises OutputWriteError."""
+    try:
+        for old in parent.glob(".staging-*"):
+            match = _STAGING.match(old.name)
+            if match is not None and old.is_dir() and not _alive(int(match["pid"])):
+                shutil.rmtree(old, ignore_errors=True)
+        folder = parent / f".staging-{os.getpid()}-{secrets.token_hex(6)}"
+        folder.mkdir()
+    except OSError as exc:
+        raise _write_failed(parent, exc) from exc
+    return folder
 
 
 def _write_failed(target: Path, exc: OSError) -> OutputWriteError:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -38,7 +37,7 @@ from .artifact_format import (
 from .discogs_run import AlbumTarget, DiscogsSettings, Selection, run_lookups, select_targets
 from .genres import GenreNormaliser, GenreWeights, track_genre_weights
 from .keys import artist_name_key, track_key
-from .npzio import write_text_atomic
+from .npzio import OutputWriteError, remove_stale_temp_files, staging_dir, write_text_atomic
 from .sidecar import DISCOGS_SOURCES, Sidecar
 from .sonic_run import (
     SonicPlan,
@@ -529,8 +528,15 @@ class ArtifactsStage(Stage[PairPlan]):
 
         genre_fp, artifacts_fp = run.fingerprints()
         target = run.target
-        target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target))
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            staging = staging_dir(target)
+            for name in (GENRE_SIM_FILE, DATA_FILE):  # left by an older, killed writer
+                remove_stale_temp_files(target / name)
+        except OSError as exc:
+            raise StageError(f"cannot create {target}: {exc.strerror or exc}") from exc
+        except OutputWriteError as exc:
+            raise StageError(str(exc)) from exc
         try:
             sim = run.new_genre_sim
             if sim is not None:
@@ -562,8 +568,10 @@ class ArtifactsStage(Stage[PairPlan]):
                 )
             for name in (GENRE_SIM_FILE, DATA_FILE):
                 os.replace(staging / name, target / name)
-        except ValueError as exc:  # the builder's one-line reasons (shapes, duplicate ids)
+        except (ValueError, OutputWriteError) as exc:  # one line: shapes, ids, disk full
             raise StageError(str(exc)) from exc
+        except OSError as exc:  # copying the kept genre-sim file, or the final renames
+            raise StageError(f"cannot write {target}: {exc.strerror or exc}") from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         run.verified = report
@@ -636,8 +644,15 @@ def execute(run: PipelineRun) -> bool:
             break  # later stages would read what this one failed to write
     if ok and any(r.name == "artifacts" for r in run.results):
         state = BuildState(run.inputs_signature(), list(run.settings.query), run.settings.limit)
-        write_text_atomic(run.target / BUILD_STATE_FILE, state.to_json())
-    write_run_report(run, started, ok)
+        try:
+            write_text_atomic(run.target / BUILD_STATE_FILE, state.to_json())
+        except OutputWriteError as exc:
+            run.settings.say(f"error: {exc}")
+            ok = False
+    try:
+        write_run_report(run, started, ok)
+    except OutputWriteError as exc:  # e.g. the disk that stopped a stage is still full
+        run.settings.say(f"run report not written: {exc}")
     return ok
 
 
