@@ -453,7 +453,8 @@ def test_no_token_named_stage_is_the_three_line_message(env: BeetsEnv) -> None:
 def test_help_shows_the_query_and_the_defaults(tmp_path: Path) -> None:
     env = BeetsEnv(tmp_path / "beets", plugins=list(ALL_PLUGINS))
     for name in ("discogsgenres", "sonicanalysis", "buildartifacts", "dsreport"):
-        usage = beet(env, name, "--help").stdout.splitlines()[0]
+        out = beet(env, name, "--help").stdout
+        usage = next(line for line in out.splitlines() if line.startswith("Usage:"))
         assert usage.endswith(f"{name} [options] [QUERY]"), usage
     help_text = " ".join(beet(env, "dsplaylist", "--help").stdout.split())
     assert "default: dsplaylist.count, 30" in help_text
