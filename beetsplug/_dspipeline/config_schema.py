@@ -113,9 +113,11 @@ class OneOf(confuse.Template[Any]):
         self.choices = choices
 
     def convert(self, value: Any, view: confuse.ConfigView) -> Any:
-        if value not in self.choices:
+        if value is False and "no" in self.choices:  # YAML reads a bare `no` as false
+            return "no"
+        if not isinstance(value, str) or value.strip().lower() not in self.choices:
             self.fail(f"expected one of {', '.join(self.choices)}, got {_show(value)}", view)
-        return value
+        return value.strip().lower()
 
 
 class Table(confuse.Template[Any]):
@@ -169,7 +171,8 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = {
         "timeout": Range(0.1),
         "retries": Range(0, integer=True),
         "requests_per_minute": Range(1, integer=True),
-        "write_fields": Flag(),
+        "write_genres": OneOf("no", "append", "replace"),
+        "genre_source": OneOf("styles", "genres", "both"),
     },
     "sonicanalysis": {
         "auto": Flag(),
@@ -204,6 +207,9 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = {
         "count": Range(1, integer=True),
         "mode": OneOf(*MODE_NAMES),
         "max_per_artist": Range(0, integer=True),
+        "max_per_album": Range(0, integer=True),
+        "max_seeds": Range(1, integer=True),
+        "similar_k": Range(1, integer=True),
         "relative": Flag(),
         "modes": {
             name: {
