@@ -311,21 +311,21 @@ class DsPlaylistPlugin(BeetsPlugin):
         items: list[Item] = list(lib.items(args)) if args else []
         if args and not items:
             raise UserError(f"query '{' '.join(args)}' matched no tracks")
-        for flag, field in (("artist", "artist"), ("album", "album")):
-            name = getattr(opts, flag)
+        for field in ("artist", "album"):
+            name = getattr(opts, field)
             if name:
                 group = list(lib.items([f"{field}:{name}"]))
                 if not group:
-                    raise UserError(f"--{flag} '{name}' matched no tracks")
+                    raise UserError(f"--{field} '{name}' matched no tracks")
                 items += group
-                avoid = flag
+                avoid = field
         seeds = art.indices_for_items(model_id(item) for item in items)
         if not seeds:
             raise UserError(
                 f"none of the {len(items)} seed track(s) is in the artifacts at {art.path}; "
                 "analyse them and rebuild: beet buildartifacts"
             )
-        missing = len(set(items)) - len(set(seeds))
+        missing = len({model_id(item) for item in items}) - len(set(seeds))
         if missing > 0:
             say(f"warning: {missing} seed track(s) are not in the artifacts and were left out")
 
@@ -387,7 +387,7 @@ class DsPlaylistPlugin(BeetsPlugin):
         if opts.format == "json" and not opts.pretend:
             text = json.dumps(playlist_json(result), ensure_ascii=False, indent=2)
             if to_stdout:
-                print(text)
+                ui.print_(text)
             else:
                 from beetsplug._dspipeline.npzio import write_text_atomic
 

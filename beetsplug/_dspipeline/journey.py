@@ -43,7 +43,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float32]
 _CANDIDATE_CAP = 800
 STEP_BOUND = 1.5  # largest step, in median nearest-neighbour distances, a journey aims for
-NN_SAMPLE = 256
+NN_SAMPLE = 128
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def generate_journey(
     usable[anchors] = False
     songs = {song_key(art, a) for a in anchors}
     legs = list(itertools.pairwise(anchors))
-    lengths = [float(_distances_to(embedding, b)[a]) for a, b in legs]
+    lengths = [float(np.linalg.norm(embedding[a] - embedding[b])) for a, b in legs]
     shares = _share_out(count - len(anchors), lengths)
     # The step bound: STEP_BOUND × the median nearest-neighbour distance (sampled: at 100k
     # tracks all pairs would take seconds).

@@ -8,11 +8,13 @@ Method (details and measured figures in ``docs/playlist-method.md``):
 2. Genre gate: ``0.6 × cosine(smoothed genre rows) + 0.4 × Jaccard(raw genre sets)`` must reach
    the mode's threshold; tracks without genres fail any gate.
 3. Sonic floor: cosine of the normalised sonic embedding must reach the mode's floor.
-4. Selection walks candidates by descending score, skipping missing files, repeats of a seen
-   artist + title, and artists at their cap.
-5. Seeds lead; the rest is chained greedily by transition similarity (end segment embedding of
-   the previous track against the start segment embedding of the next), never placing one
-   artist twice in a row when any order allows that.
+4. Selection walks candidates by descending score, interleaved over the seeds, skipping
+   missing files, repeats of a seen artist + title, and artists/albums at their cap. When the
+   list is not full, the per-album cap, the sonic floor, the genre gate and the per-artist cap
+   are relaxed in turn (not with ``strict``); each entry records the step that chose it.
+5. At most ``max_seeds`` seeds lead; the rest is chained greedily by transition similarity (end
+   segment embedding of the previous track against the start segment embedding of the next),
+   never placing one artist twice in a row when any order allows that.
 """
 
 from __future__ import annotations
@@ -51,7 +53,6 @@ __all__ = [
     "PlaylistError",
     "Rejection",
     "default_caps",
-    "default_max_per_artist",
     "effective_count",
     "generate_playlist",
     "genre_similarity",
@@ -416,11 +417,6 @@ def default_caps(count: int, n_artists: float, n_albums: float) -> tuple[int, in
     artist_cap = math.ceil(count / max(1.0, min(10.0, n_artists)) - 1e-9)
     album_cap = math.ceil(count / max(1.0, min(5.0, n_albums)) - 1e-9)
     return artist_cap, album_cap
-
-
-def default_max_per_artist(count: int) -> int:
-    """The per-artist cap of a library with at least ten artists: a tenth of the list."""
-    return default_caps(count, 10, 5)[0]
 
 
 def generate_playlist(
