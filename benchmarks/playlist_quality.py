@@ -151,7 +151,7 @@ def lists(art: Artifacts, length: int) -> None:
     results: dict[str, list[tuple[float, float]]] = {
         "ours (default caps)": [],
         "ours, no album cap": [],
-        "ours, no caps": [],
+        "ours, caps 11": [],
         "nearest neighbours": [],
         "random": [],
     }
@@ -160,7 +160,7 @@ def lists(art: Artifacts, length: int) -> None:
         for name, artist_cap, album_cap in (
             ("ours (default caps)", None, None),
             ("ours, no album cap", None, length + 1),
-            ("ours, no caps", length + 1, length + 1),
+            ("ours, caps 11", length + 1, length + 1),
         ):
             playlist = generate_playlist(
                 art,

@@ -442,6 +442,8 @@ def test_duplicate_songs_are_listed_once(tmp_path: Path) -> None:
         )
     )
     assert sorted(e.index for e in _playlist(art, [0], max_per_artist=5)) == [0, 2, 3]
+    # Seeds that are one song (e.g. `title:Same` on an album and a compilation) lead once.
+    assert [e.index for e in _playlist(art, [0, 1, 3], max_per_artist=5) if e.is_seed] == [0, 3]
 
 
 def test_bad_requests_have_clear_errors(clustered: tuple[Artifacts, np.ndarray]) -> None:

@@ -606,8 +606,15 @@ def _interleaved_ranking(
 def _listed_seeds(
     art: Artifacts, seeds: list[int], limit: int, exists: Callable[[str], bool]
 ) -> list[int]:
-    """Up to ``limit`` seeds to lead the list: files present, distinct artists first."""
-    present = [row for row in seeds if exists(str(art.item_paths[row]))]
+    """Up to ``limit`` seeds to lead the list: files present, one per song (the same title by the
+    same artist on two albums leads once), distinct artists first."""
+    songs: set[tuple[str, str]] = set()
+    present = []
+    for row in seeds:
+        song = song_key(art, row)
+        if song not in songs and exists(str(art.item_paths[row])):
+            songs.add(song)
+            present.append(row)
     listed: list[int] = []
     artists: set[str] = set()
     for row in present:
