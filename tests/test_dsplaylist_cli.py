@@ -331,6 +331,10 @@ def test_artifacts_option(env: BeetsEnv, moved_artifacts: Path, tmp_path: Path) 
     assert len(_listed(env.run(*args, "--artifacts", str(moved_artifacts)).stdout)) == 4
     proc = env.run(*args, "--artifacts", str(tmp_path / "nowhere"), check=False)
     assert proc.returncode == 1 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr
+    # The similar: query reads the full build: without it, a one-line error.
+    proc = env.run("ls", "similar:title:Kind of Blue 1", check=False)
+    assert proc.returncode == 1 and "beet buildartifacts" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_report_artifacts_option(env: BeetsEnv, moved_artifacts: Path, tmp_path: Path) -> None:
