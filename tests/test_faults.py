@@ -258,14 +258,17 @@ def test_out_dir_nearly_full_still_gets_the_run_report(env: BeetsEnv, tmpfs: Pat
     assert dir_hashes(out)[DATA_FILE] == old[DATA_FILE]
 
 
-def test_sidecar_on_a_full_disk_while_storing_features(env: BeetsEnv, tmpfs: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sidecar_on_a_full_disk_while_storing_features(
+    env: BeetsEnv, tmpfs: Path, workers: str
+) -> None:
     sidecar = tmpfs / "dspipeline.db"
     env.config["dspipeline"] = {"sidecar": str(sidecar)}
     env.write_config()
     beet(env, "sonicanalysis", "title:Song 1")
     before = sidecar_rows_hash(sidecar)
     fill(tmpfs)
-    proc = beet(env, "sonicanalysis", code=1)
+    proc = beet(env, "sonicanalysis", "-j", workers, code=1)
     line = error_line(proc)
     assert str(sidecar) in line and "full" in line and "free space" in line, line
     assert sidecar_rows_hash(sidecar) == before
