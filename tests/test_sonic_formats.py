@@ -133,26 +133,35 @@ def test_every_format_agrees_with_the_wav(tmp_path: Path) -> None:
     assert not failures, "; ".join(failures)
 
 
-def test_file_name_that_is_not_utf8_is_analysed(tmp_path: Path) -> None:
-    # Issue: one such file stopped every run (UnicodeEncodeError storing its failure message).
+def test_non_utf8_names_and_cut_files_through_the_cli(tmp_path: Path) -> None:
+    # Issue 10: one file named with bytes that are not UTF-8 stopped every run
+    # (UnicodeEncodeError storing its failure message); an OGG cut at 50 % was analysed as a
+    # valid shorter track.
     music = tmp_path / "in"
     fx.write(music / "a.ogg", fx.song(4.0))
-    shutil.copyfile(music / "a.ogg", os.path.join(os.fsencode(music), b"b\xff.ogg"))
-    broken = os.path.join(os.fsencode(music), b"c\xfe.ogg")
+    raw = os.fsencode(music)
+    shutil.copyfile(music / "a.ogg", os.path.join(raw, b"b\xff.ogg"))
+    broken = os.path.join(raw, b"c\xfe.ogg")
     shutil.copyfile(music / "a.ogg", broken)
+    fx.write(music / "d.ogg", fx.song(8.0, seed=4))
     env = _env(tmp_path / "beets")
     env.run("import", "-C", str(music))
     with open(broken, "r+b") as handle:  # damaged after the import: its failure gets stored
         handle.write(b"\0" * 4096)
+    fx.truncated_copy(music / "d.ogg", music / "d.ogg")
     proc = env.run("sonicanalysis", "-j", "1")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Traceback" not in output
-    assert len(_vectors(env)) == 2
+    assert sorted(_vectors(env)) == ["a.ogg", os.fsdecode(b"b\xff.ogg")]
     with sqlite3.connect(env.sidecar_path) as conn:
-        rows = conn.execute("SELECT path, reason, message FROM sonic_failures").fetchall()
-    assert [(bytes(p), r) for p, r, _ in rows] == [(broken, "corrupt")]
-    assert "c\\xfe.ogg" in rows[0][2]
-    assert decode(os.path.join(os.fsencode(music), b"b\xff.ogg")).duration > 3.9
+        rows = conn.execute("SELECT path, reason, message FROM sonic_failures ORDER BY path")
+        failures = [(bytes(p), r, m) for p, r, m in rows]
+    assert [(p, r) for p, r, _ in failures] == [
+        (broken, "corrupt"),
+        (os.path.join(raw, b"d.ogg"), "truncated"),
+    ]
+    assert "c\\xfe.ogg" in failures[0][2] and "c\\xfe.ogg" in output
+    assert decode(os.path.join(raw, b"b\xff.ogg")).duration > 3.9
     # The next run neither re-analyses nor fails.
     proc = env.run("sonicanalysis", "-j", "1")
     assert "Traceback" not in proc.stdout + proc.stderr and "2 up to date" in proc.stdout
