@@ -562,9 +562,11 @@ def _chroma_cqt(y: np.ndarray, rate: int, hop: int, tuning: float) -> np.ndarray
         padded = np.zeros(len(octave_y) + n_fft, np.float32)
         padded[n_fft // 2 : n_fft // 2 + len(octave_y)] = octave_y
         frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::octave_hop][:n]
-        spectrum = scipy.fft.rfft(frames, axis=1)
+        # FFT along axis 0 of the transposed view: the (bins, frames) result is C-ordered, as
+        # the sparse product needs (an F-ordered operand costs it a full copy).
+        spectrum = scipy.fft.rfft(frames.T, axis=0)
         # librosa scales each octave by sqrt(downsampling factor) = 2 ** (octave / 2).
-        response = np.abs(basis @ spectrum.T) * np.float32(2.0 ** (octave / 2))
+        response = np.abs(basis @ spectrum) * np.float32(2.0 ** (octave / 2))
         rows = slice(bins * (CHROMA_OCTAVES - 1 - octave), bins * (CHROMA_OCTAVES - octave))
         magnitude[rows] = response[:, :n]
         if octave < CHROMA_OCTAVES - 1:
