@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +39,9 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from beetsplug._dspipeline.sonic import extract, layout
 from beetsplug._dspipeline.sonic.decode import decode
 from tests import audio_fixtures as fx
+
+if TYPE_CHECKING:
+    from devtools.beets_env import BeetsEnv
 
 CORPORA = Path(os.environ.get("DSP_CORPORA", Path.home() / ".cache/dspipeline-corpora"))
 SEGMENTS = ("full", "start", "mid", "end")
@@ -130,9 +134,8 @@ print(f"bliss failed on {failed} files")
 """
 
 
-def whole_command(files: list[Path], workdir: Path) -> None:
-    """CPU and wall time of `beet sonicanalysis -j 1` vs a fresh bliss process, same files,
-    both pinned to CPU 0."""
+def beets_library(files: list[Path], workdir: Path) -> BeetsEnv:
+    """A beets library in `workdir` holding `files` as singletons (symlinked, not copied)."""
     from devtools.beets_env import BeetsEnv
 
     env = BeetsEnv(
@@ -158,6 +161,13 @@ def whole_command(files: list[Path], workdir: Path) -> None:
     imported = len(env.run("ls", "-p").stdout.splitlines())
     if imported != len(files):
         raise SystemExit(f"imported {imported} of {len(files)} files")
+    return env
+
+
+def whole_command(files: list[Path], workdir: Path) -> None:
+    """CPU and wall time of `beet sonicanalysis -j 1` vs a fresh bliss process, same files,
+    both pinned to CPU 0."""
+    env = beets_library(files, workdir)
     audio = sum(decode(p).duration for p in files)
     pin = ["taskset", "-c", "0"]
     timings = {}
