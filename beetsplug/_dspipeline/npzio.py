@@ -112,7 +112,7 @@ def check_output_file(path: Path | str, what: str, *, default_name: str | None =
 
 # -- temporary files --------------------------------------------------------------------------
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-[0-9a-f]+|[A-Za-z0-9_]{8})\.tmp$")
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-[0-9a-f]+|[A-Za-z0-9_]{8,12})\.tmp$")
 _LEGACY_TEMP_AGE = 3600.0  # seconds; names without a pid (older versions) after this long
 
 
