@@ -171,8 +171,7 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = {
         "timeout": Range(0.1),
         "retries": Range(0, integer=True),
         "requests_per_minute": Range(1, integer=True),
-        "write_genres": OneOf("no", "append", "replace"),
-        "genre_source": OneOf("styles", "genres", "both"),
+        # write_genres / genre_source are checked where they are read (_dsp_beets).
     },
     "sonicanalysis": {
         "auto": Flag(),
@@ -213,8 +212,9 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = {
         "relative": Flag(),
         "modes": {
             name: {
-                "genre_gate": Range(0.0, 1.0, optional=True),
-                "sonic_floor": Range(-1.0, 1.0),
+                # Similarities are 0..1 / -1..1; a gate above 1 (nothing passes) is allowed.
+                "genre_gate": Range(0.0, optional=True),
+                "sonic_floor": Range(-1.0),
             }
             for name in MODE_NAMES
         },
