@@ -212,9 +212,8 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = {
         "relative": Flag(),
         "modes": {
             name: {
-                # Similarities are 0..1 / -1..1; a gate above 1 (nothing passes) is allowed.
-                "genre_gate": Range(0.0, optional=True),
-                "sonic_floor": Range(-1.0),
+                "genre_gate": Range(0.0, 1.0, optional=True),  # genre similarity
+                "sonic_floor": Range(-1.0, 1.0),  # sonic cosine
             }
             for name in MODE_NAMES
         },
