@@ -53,10 +53,11 @@ TARGETS: dict[str, list[str]] = {
                 "count_flag_and_setting",
                 "output_relative_and_pretend",
                 "stale_warning_after_a_library_change",
+                "seeds_missing_from_the_artifacts_are_counted",
+                "no_sidecar_is_created_by_a_playlist",
             )
         ),
-        "tests/test_buildartifacts_plugin.py::test_playlist_messages",
-        "tests/test_buildartifacts_plugin.py::test_new_tracks_after_the_build_are_reported",
+        "tests/test_dsplaylist_cli.py",
     ],
     "beetsplug/discogsgenres.py": [
         "tests/test_token_secrecy.py",

@@ -55,7 +55,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BeetsEnv:
 def playlist(env: BeetsEnv, *args: str) -> list[tuple[str, str]]:
     """(artist, title) of `beet dsplaylist -p` for one jazz seed, in playlist order."""
     out = env.run("dsplaylist", "title:Kind of Blue 1", "-p", *args).stdout
-    entries = [line[2:].split(" – ") for line in out.splitlines() if line[:2] in ("* ", "  ")]
+    entries = [line[2:].split(" – ", 2) for line in out.splitlines() if line[:2] in ("* ", "  ")]
     return [(artist, title) for artist, title, _score in entries]
 
 
@@ -119,6 +119,8 @@ def test_max_per_artist_flag_and_setting(built: BeetsEnv, tmp_path: Path) -> Non
 
 
 def test_count_flag_and_setting(built: BeetsEnv, tmp_path: Path) -> None:
+    # Without -n the documented default of 30 is asked for (the last line names it).
+    assert "of 30 tracks (dynamic)" in built.run("dsplaylist", "title:Kind of Blue 1", "-p").stdout
     assert len(playlist(built, "--mode", "discover", "--max-per-artist", "5", "-n", "5")) == 5
     four = with_settings(built, tmp_path, count=4, max_per_artist=5)
     assert len(playlist(four, "--mode", "discover")) == 4
@@ -142,20 +144,40 @@ def test_output_relative_and_pretend(built: BeetsEnv, tmp_path: Path) -> None:
     assert configured.read_text("utf-8") == relative.read_text("utf-8")
     pretend = tmp_path / "lists" / "d.m3u"
     out = built.run(*seed, "-o", str(pretend), "-p").stdout
-    assert not pretend.exists() and "3 tracks (discover)" in out
+    assert not pretend.exists() and "3 of 3 tracks (discover)" in out
+
+
+def copy_of(built: BeetsEnv, root: Path) -> BeetsEnv:
+    """A copy of the built library (music, sidecar, artifacts) to change freely."""
+    shutil.copytree(built.root, root)
+    env = BeetsEnv(root, plugins=list(ALL_PLUGINS), settings=built.config)
+    env.config.update(library=str(root / "library.db"), directory=str(root / "music"))
+    env.write_config()
+    return env
 
 
 def test_stale_warning_after_a_library_change(built: BeetsEnv, tmp_path: Path) -> None:
-    # A copy of the library, so the change stays out of the module's shared one.
-    copy = tmp_path / "copy"
-    shutil.copytree(built.root, copy)
-    env = BeetsEnv(copy, plugins=list(ALL_PLUGINS), settings=built.config)
-    env.config["library"] = str(copy / "library.db")
-    env.write_config()
+    env = copy_of(built, tmp_path / "copy")
     assert "warning" not in env.run("dsplaylist", "title:Kind of Blue 1", "-p").stdout
     env.run("modify", "-y", "-W", "title:Chet 1", "genres=Hard Bop")  # -W: files untouched
     out = env.run("dsplaylist", "title:Kind of Blue 1", "-p").stdout
     assert "changed after the artifacts" in out and "beet buildartifacts" in out
+
+
+def test_seeds_missing_from_the_artifacts_are_counted(built: BeetsEnv, tmp_path: Path) -> None:
+    env = copy_of(built, tmp_path / "copy")
+    new = AlbumSpec("New Artist", "Fresh", 2024, "wav", [TrackSpec("Brand New", 120, 60, 1.0)])
+    write_library(tmp_path / "new", [new])
+    env.run("import", str(tmp_path / "new"))
+    out = env.run("dsplaylist", "title:Kind of Blue 1", ",", "title:Brand New", "-p").stdout
+    assert "warning: 1 seed track(s) are not in the artifacts" in out
+
+
+def test_no_sidecar_is_created_by_a_playlist(built: BeetsEnv, tmp_path: Path) -> None:
+    env = copy_of(built, tmp_path / "copy")
+    env.sidecar_path.unlink()
+    out = env.run("dsplaylist", "title:Kind of Blue 1", "-p").stdout
+    assert "Kind of Blue 1" in out and not env.sidecar_path.exists()
 
 
 # -- discogsgenres ------------------------------------------------------------------------------
