@@ -240,7 +240,7 @@ def test_the_whole_chain(tmp_path: Path, server: StandinServer) -> None:
     assert not pretend.exists()
     entries = [line for line in out.splitlines() if line[:2] in ("* ", "  ")]
     assert entries[0].startswith("* Miles Davis – So What – ")
-    assert f"{len(entries)} tracks (sonic-only)" in out
+    assert f"{len(entries)} of 7 tracks (sonic-only)" in out
 
     # -- dsreport -------------------------------------------------------------------------------
     pytest.importorskip("matplotlib")
