@@ -63,6 +63,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_token_secrecy.py",
         "tests/test_discogsgenres_plugin.py",
         "tests/test_command_flags.py::test_threshold_flag_and_its_boundary",
+        "tests/test_command_flags.py::test_limit_below_one_is_refused",
     ],
     "beetsplug/sonicanalysis.py": [
         "tests/test_command_flags.py",

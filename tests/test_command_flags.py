@@ -302,3 +302,13 @@ def test_bpm_is_filled_only_when_empty_and_set_bpm_is_on(sonic_env: BeetsEnv) ->
     got = bpms(sonic_env)
     assert got["T0"] == 77  # an existing bpm is kept
     assert got["T1"] > 0 and got["T2"] > 0
+
+
+@pytest.mark.parametrize("command", ["discogsgenres", "sonicanalysis", "buildartifacts"])
+def test_limit_below_one_is_refused(tmp_path: Path, command: str) -> None:
+    env = BeetsEnv(tmp_path / "beets", plugins=[command])
+    for bad in ("0", "-1"):
+        proc = env.run(command, "--limit", bad, check=False)
+        assert proc.returncode == 1 and "--limit must be at least 1" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not env.sidecar_path.exists()
