@@ -67,6 +67,9 @@ SONIC_DEFAULTS: dict[str, Any] = {
 config["dspipeline"].add({"sidecar": None, "out_dir": None})
 config["discogsgenres"].add(DISCOGS_DEFAULTS)
 config["discogsgenres"]["token"].redact = True
+# We read beets' discogs.user_token too: `beet config` hides it even when beets' own discogs
+# plugin (which marks it) is not enabled.
+config["discogs"]["user_token"].redact = True
 config["sonicanalysis"].add(SONIC_DEFAULTS)
 
 TOKEN_MESSAGE = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from beets import config, ui
+from beets import ui
 from beets.dbcore import types
 from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
@@ -46,9 +46,6 @@ class DiscogsGenresPlugin(BeetsPlugin):
         super().__init__()
         self.config.add(DISCOGS_DEFAULTS)
         self.config["token"].redact = True
-        # We read beets' discogs.user_token too; `beet config` must hide it even when beets'
-        # own discogs plugin (which marks it) is not enabled.
-        config["discogs"]["user_token"].redact = True
         self._warned_no_token = False
         if self.config["auto"].get(bool):
             self.import_stages = [self.import_stage]

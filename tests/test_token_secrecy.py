@@ -85,6 +85,21 @@ def test_token_is_used_but_never_shown(tmp_path: Path, server: StandinServer, wh
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.parametrize("plugin", ["buildartifacts", "dsreport"])
+def test_beet_config_hides_the_token_whichever_plugin_reads_it(
+    tmp_path: Path, plugin: str
+) -> None:
+    # buildartifacts' discogs stage reads the token without the discogsgenres plugin loaded.
+    env = BeetsEnv(
+        tmp_path / "beets",
+        plugins=[plugin],
+        settings={"discogsgenres": {"token": TOKEN}, "discogs": {"user_token": TOKEN}},
+    )
+    shown = env.run("config")
+    assert TOKEN not in shown.stdout + shown.stderr
+    assert shown.stdout.count("REDACTED") == 2
+
+
 def test_missing_token_prints_the_documented_lines(tmp_path: Path, server: StandinServer) -> None:
     env = BeetsEnv(
         tmp_path / "beets",
