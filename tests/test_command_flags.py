@@ -233,6 +233,26 @@ def test_threshold_flag_and_its_boundary(tmp_path: Path, server: StandinServer) 
     assert lookup(env) == ("hit", score)
 
 
+def test_exit_status_is_1_only_when_every_lookup_failed(
+    tmp_path: Path, server: StandinServer
+) -> None:
+    env = BeetsEnv(
+        tmp_path / "beets",
+        plugins=["discogsgenres"],
+        settings={"discogsgenres": {"base_url": server.base_url, "auto": False, "retries": 0}},
+        env={"DISCOGS_TOKEN": TOKEN},
+    )
+    server.catalog.add_album("Björk", "Homogenic", 1997, ["Electronic"], ["Trip Hop"])
+    albums = [("Kraftwerk", "Computer World", 1981), ("Björk", "Homogenic", 1997)]
+    specs = [AlbumSpec(a, t, y, "wav", [TrackSpec("One", 120, 60, 1.0)]) for a, t, y in albums]
+    write_library(tmp_path / "in", specs)
+    env.run("import", str(tmp_path / "in"))
+    server.faults.inject("500", times=1)  # the first album's one request fails, not the second
+    proc = env.run("discogsgenres", check=False)
+    assert "1 hits, 0 misses, 1 errors" in proc.stdout
+    assert proc.returncode == 0  # documented: 1 only when every lookup failed
+
+
 # -- sonicanalysis ------------------------------------------------------------------------------
 
 
@@ -312,3 +332,5 @@ def test_limit_below_one_is_refused(tmp_path: Path, command: str) -> None:
         assert proc.returncode == 1 and "--limit must be at least 1" in proc.stderr
         assert "Traceback" not in proc.stderr
     assert not env.sidecar_path.exists()
+    accepted = env.run(command, "--limit", "1", "--dry-run", check=False)  # 1 is the least
+    assert "--limit" not in accepted.stderr
