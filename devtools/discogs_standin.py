@@ -383,13 +383,15 @@ FAULT_KINDS = (
 
 @dataclasses.dataclass
 class Fault:
-    """One injected fault; ``times=None`` repeats forever; ``path`` is a regex on the path."""
+    """One injected fault; ``times=None`` repeats forever; ``path`` is a regex on the path,
+    ``query`` one on the URL-encoded query string (e.g. ``release_title=Homogenic``)."""
 
     kind: str
     times: int | None = 1
     path: str | None = None
     retry_after: int = 1
     delay_s: float = 2.0
+    query: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -411,9 +413,10 @@ class FaultPlan:
         path: str | None = None,
         retry_after: int = 1,
         delay_s: float = 2.0,
+        query: str | None = None,
     ) -> None:
         with self._lock:
-            self._faults.append(Fault(kind, times, path, retry_after, delay_s))
+            self._faults.append(Fault(kind, times, path, retry_after, delay_s, query))
 
     def clear(self) -> None:
         with self._lock:
@@ -424,10 +427,12 @@ class FaultPlan:
         with self._lock:
             return [dataclasses.replace(f) for f in self._faults]
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, query: str = "") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.path is None or re.search(fault.path, path):
+                if (fault.path is None or re.search(fault.path, path)) and (
+                    fault.query is None or re.search(fault.query, query)
+                ):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -569,7 +574,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.standin._record(RequestRecord("GET", path, query, status, arrived))
 
     def _respond(self, server: StandinServer, path: str, query: dict[str, str], now: float) -> int:
-        fault = server.faults.take(path)
+        fault = server.faults.take(path, urllib.parse.urlencode(query))
         if server.latency_s:
             time.sleep(server.latency_s)
         if fault is not None:

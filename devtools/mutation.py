@@ -55,6 +55,8 @@ TARGETS: dict[str, list[str]] = {
                 "stale_warning_after_a_library_change",
                 "seeds_missing_from_the_artifacts_are_counted",
                 "no_sidecar_is_created_by_a_playlist",
+                "relaxed_picks_carry_their_step",
+                "journey_ends_at_the_first_match",
             )
         ),
         "tests/test_dsplaylist_cli.py",
@@ -64,6 +66,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_discogsgenres_plugin.py",
         "tests/test_command_flags.py::test_threshold_flag_and_its_boundary",
         "tests/test_command_flags.py::test_limit_below_one_is_refused",
+        "tests/test_command_flags.py::test_exit_status_is_1_only_when_every_lookup_failed",
     ],
     "beetsplug/sonicanalysis.py": [
         "tests/test_command_flags.py",
