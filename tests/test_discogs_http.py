@@ -259,3 +259,15 @@ def test_limiter_counts_requests_from_other_clients() -> None:
     assert limiter.delay() == pytest.approx(60.0)  # 24 used of 25: keep the reserve
     with pytest.raises(DiscogsError, match="exceeds the time budget"):
         limiter.acquire(deadline=fake.now + 10)
+
+
+def test_limiter_waits_for_the_slot_that_frees_the_window() -> None:
+    # More requests in the window than our capacity (another client sharing the token): the
+    # wait ends when the request `capacity` places from the newest leaves the window.
+    fake = FakeTime()
+    limiter = RateLimiter(5, window_s=60.0, margin_s=0.0, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire()  # ours, at t=0
+    fake.now = 10.0
+    limiter.update({"X-Discogs-Ratelimit": "5", "X-Discogs-Ratelimit-Used": "6"})
+    limiter.acquire()
+    assert fake.slept == [pytest.approx(60.0)]  # the t=10 requests leave at t=70
