@@ -284,7 +284,9 @@ def main() -> None:
         "--retry-survivors", action="store_true", help="try the surviving mutants again"
     )
     args = parser.parse_args()
-    chosen = [m for m in TARGETS if not args.modules or any(m.endswith(a) for a in args.modules)]
+    chosen = [
+        m for m in TARGETS if not args.modules or any(m.endswith(f"/{a}") for a in args.modules)
+    ]
     if not chosen:
         parser.error(f"no target matches {args.modules}; targets: {', '.join(TARGETS)}")
     ensure_cosmic_ray()
