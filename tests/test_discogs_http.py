@@ -269,5 +269,6 @@ def test_limiter_waits_for_the_slot_that_frees_the_window() -> None:
     limiter.acquire()  # ours, at t=0
     fake.now = 10.0
     limiter.update({"X-Discogs-Ratelimit": "5", "X-Discogs-Ratelimit-Used": "6"})
+    assert limiter.delay() == pytest.approx(60.0)
     limiter.acquire()
     assert fake.slept == [pytest.approx(60.0)]  # the t=10 requests leave at t=70

@@ -71,6 +71,8 @@ def test_token_is_used_but_never_shown(tmp_path: Path, server: StandinServer, wh
     failed = env.run("-vv", "discogsgenres", check=False)
     assert failed.returncode == 1  # documented: every lookup failed
     assert "2 errors" in failed.stdout and "all 2 lookups failed" in failed.stderr
+    first = next(line for line in failed.stdout.splitlines() if line.startswith("  error: "))
+    assert f"(first: {first.removeprefix('  error: ')}" in failed.stderr
     # The quoted header reached the output, with the token replaced.
     assert "Authorization: Discogs token=<token>" in failed.stdout
     server.faults.clear()
