@@ -319,10 +319,6 @@ def discogs_targets(albums: Sequence[Album]) -> tuple[list[AlbumTarget], int]:
     return targets, skipped
 
 
-WRITE_GENRES = ("no", "append", "replace")
-GENRE_SOURCES = ("styles", "genres", "both")
-
-
 @dataclass(frozen=True)
 class GenreWriteBack:
     """``discogsgenres.write_genres`` / ``genre_source``: what goes into beets' ``genres``."""
@@ -346,6 +342,10 @@ class GenreWriteBack:
             return list(new)
         have = {g.casefold() for g in current}
         return [*current, *(g for g in new if g.casefold() not in have)]
+
+
+WRITE_GENRES = ("no", "append", "replace")
+GENRE_SOURCES = ("styles", "genres", "both")
 
 
 def genre_write_back() -> GenreWriteBack:

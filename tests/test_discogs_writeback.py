@@ -196,6 +196,14 @@ def test_bad_settings_are_one_line_errors_before_any_work(
         for key in settings:
             del env.config["discogsgenres"][key]
     assert server.requests_count == 0
+    # The import stage warns in one line and the import goes on.
+    env.config["discogsgenres"].update(auto=True, write_genres="maybe")
+    env.write_config()
+    music(tmp_path / "more", [("Glenn Gould", "Bach: Goldberg Variations", 1982, ())])
+    proc = env.run("import", str(tmp_path / "more"))
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "discogsgenres.write_genres must be one of" in proc.stderr
+    assert env.run("ls", "-a", "album:Goldberg").stdout.strip()
 
 
 def test_all_lookups_failing_on_the_network_is_exit_1(
