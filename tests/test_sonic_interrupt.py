@@ -75,8 +75,15 @@ def test_stopped_run_keeps_rows_and_leaves_no_process(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{env.sidecar_path}{suffix}").unlink(missing_ok=True)
     proc = env.popen("sonicanalysis", "-j", "2")
+    parent = psutil.Process(proc.pid)
+
+    def pool_running() -> bool:  # fork server, resource tracker and at least one worker
+        return len(parent.children(recursive=True)) >= 3
+
     deadline = time.monotonic() + 300
-    while len(stored_rows(env)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len(stored_rows(env)) >= 2 and pool_running():
+            break
         time.sleep(0.1)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     before = stored_rows(env)

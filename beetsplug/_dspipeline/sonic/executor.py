@@ -69,6 +69,9 @@ def _failure(job: AnalysisJob, reason: str, message: str, started: float) -> Ana
 
 SCHEDULER_CONNECT_S = 10
 WATCHDOG_POLL_S = 0.5  # where pidfds are missing: how often a worker checks for its parent
+# CPU seconds a local pool costs to start (fork server importing librosa, workers warming up):
+# with less work than this left, this process finishes it alone.
+POOL_START_S = 5.0
 
 
 def _init_worker(parent_pid: int | None = None) -> None:
@@ -140,11 +143,12 @@ def run_jobs(
         return _run_dask(distributed, iter(jobs), scheduler, path_map, workers)
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r} (expected 'local' or 'dask')")
-    if isinstance(jobs, Sized):  # no more workers than jobs
-        workers = min(workers, len(jobs))
+    count = len(jobs) if isinstance(jobs, Sized) else None
+    if count is not None:  # no more workers than jobs
+        workers = min(workers, count)
     if workers <= 1:
         return (analyse_job(job, path_map) for job in jobs)
-    return _run_local(iter(jobs), workers, path_map)
+    return _run_local(iter(jobs), workers, path_map, count)
 
 
 def _process_context() -> multiprocessing.context.BaseContext:
@@ -159,50 +163,69 @@ def _process_context() -> multiprocessing.context.BaseContext:
 
 
 def _run_local(
-    jobs: Iterator[AnalysisJob], workers: int, path_map: tuple[tuple[str, str], ...]
+    jobs: Iterator[AnalysisJob],
+    workers: int,
+    path_map: tuple[tuple[str, str], ...],
+    count: int | None = None,
 ) -> Generator[AnalysisOutcome, None, None]:
-    """Analyse on `workers` local processes; this process analyses while they start.
+    """Analyse on `workers` local processes, started only when the work is worth it.
 
-    Starting the pool costs seconds (the fork server imports librosa, each worker loads the
-    numba cache): time in which this process analyses jobs itself, so a small set is never
-    slower than with one worker. Closing the generator early (an interrupt, an error in the
-    caller) stops the workers at once rather than letting them finish their jobs.
+    Starting the pool costs seconds of CPU (the fork server imports librosa, each worker loads
+    the numba cache). So this process analyses jobs itself first, and starts the pool once the
+    remaining jobs (of `count`, when known) look longer than that start-up; it goes on
+    analysing until a worker is ready. A small set never waits for (or pays) a pool. Closing
+    the generator early (an interrupt, an error in the caller) stops the workers at once.
     """
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=_process_context(),
-        initializer=_init_worker,
-        initargs=(os.getpid(),),
-    )
+    warm_up()  # before timing this process's first job
+    remaining = count
+    pool: ProcessPoolExecutor | None = None
     probe: list[Future[bool]] = []
-    # submit() blocks while the fork server starts, hence a thread.
-    starter = threading.Thread(target=lambda: probe.append(pool.submit(_ready)), daemon=True)
-    starter.start()
+    starter: threading.Thread | None = None
     try:
         while not (probe and probe[0].done()):
             job = next(jobs, None)
             if job is None:
                 return
-            yield analyse_job(job, path_map)
+            outcome = analyse_job(job, path_map)
+            remaining = None if remaining is None else remaining - 1
+            if pool is None and (remaining is None or remaining * outcome.seconds > POOL_START_S):
+                pool, starter = _start_pool(workers, probe)
+            yield outcome
+        assert pool is not None  # the probe ran on it
         pending: dict[Future[AnalysisOutcome], AnalysisJob] = {}
 
-        def top_up() -> None:
+        def top_up(pool: ProcessPoolExecutor) -> None:
             while len(pending) < workers * IN_FLIGHT_PER_WORKER:
                 job = next(jobs, None)
                 if job is None:
                     return
                 pending[pool.submit(analyse_job, job, path_map)] = job
 
-        top_up()
+        top_up(pool)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 job = pending.pop(future)
                 yield _result(future, job)
-            top_up()
+            top_up(pool)
     finally:
-        starter.join()
-        _stop(pool)
+        if starter is not None:
+            starter.join()
+        if pool is not None:
+            _stop(pool)
+
+
+def _start_pool(
+    workers: int, probe: list[Future[bool]]
+) -> tuple[ProcessPoolExecutor, threading.Thread]:
+    """A worker pool, and a thread that puts a no-op job's future into `probe` (done = a worker
+    is ready); submit() blocks while the fork server starts, hence the thread."""
+    pool = ProcessPoolExecutor(
+        workers, mp_context=_process_context(), initializer=_init_worker, initargs=(os.getpid(),)
+    )
+    starter = threading.Thread(target=lambda: probe.append(pool.submit(_ready)), daemon=True)
+    starter.start()
+    return pool, starter
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
