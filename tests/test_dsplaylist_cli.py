@@ -182,6 +182,14 @@ def test_max_seeds_and_seeds_steer(env: BeetsEnv) -> None:
     assert not any(artist == "Miles Davis" for seed, artist, _ in one if not seed)
 
 
+def test_max_seeds_setting(env: BeetsEnv, tmp_path: Path) -> None:
+    other = BeetsEnv(tmp_path / "cfg", plugins=env.config["plugins"], settings=env.config)
+    other.config["dsplaylist"] = {**env.config["dsplaylist"], "max_seeds": 2}
+    other.write_config()
+    rows = _listed(other.run("dsplaylist", "album:Kind of Blue", "-n", "6").stdout)
+    assert [seed for seed, _, _ in rows].count(True) == 2
+
+
 def test_artist_and_album_seeds_fill_with_others(env: BeetsEnv) -> None:
     for flag, value in (("--artist", "Bill Evans"), ("--album", "Portrait")):
         rows = _listed(env.run("dsplaylist", flag, value, "-n", "8").stdout)
