@@ -441,9 +441,9 @@ def generate_playlist(
     choice. Candidates are taken by score, interleaved over the seeds they are closest to.
     When too few pass the mode's filters, the per-album cap, the sonic floor, the genre gate and
     the per-artist cap are relaxed in turn (unless ``strict``); each entry says which step
-    chose it. ``exclude``:
-    rows never picked. ``avoid``: ``"artist"`` or ``"album"`` keeps the seeds' artists or albums
-    out of the picks (artist/album seeds). ``explain`` records passed-over candidates per pick.
+    chose it. ``exclude``: rows never picked. ``avoid``: ``"artist"`` or ``"album"`` keeps the
+    seeds' artists or albums out of the picks (artist/album seeds). ``explain`` records the
+    candidates passed over before each pick.
     """
     if mode not in modes:
         raise PlaylistError(f"unknown mode {mode!r} (choose from {', '.join(modes)})")
