@@ -12,7 +12,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,9 +81,6 @@ TOKEN_MESSAGE = (
 USER_ERRORS = (SidecarError, OutputPathError, OutputWriteError)
 
 _sidecars: dict[Path, Sidecar] = {}
-# Set while one of our commands runs: only then is a new sidecar announced (the first
-# `beet import` of a new library creates one as a matter of course).
-_in_command: ContextVar[bool] = ContextVar("dspipeline_command", default=False)
 _sidecars_lock = threading.Lock()
 
 
@@ -140,11 +136,11 @@ def open_sidecar(lib: Library) -> Sidecar:
 
 
 def _announce_new(lib: Library, sidecar: Sidecar) -> None:
-    """A new (or empty) sidecar beside a library with items means everything is looked up and
-    analysed afresh: say so, in case the path is a typo or the old file was lost."""
+    """A new sidecar in a new directory beside a library with items (a typo in the path?), or an
+    empty one (a lost file?), means everything is looked up and analysed afresh: say so."""
     if sidecar.was_empty:
         ui.print_(f"sidecar {sidecar.path} was empty (0 bytes): starting a new one")
-    elif sidecar.created and _in_command.get() and library_item_ids(lib):
+    elif sidecar.new_directory and library_item_ids(lib):
         ui.print_(
             f"new sidecar at {sidecar.path}: genres and sonic features start empty "
             "(set dspipeline.sidecar if you have one elsewhere)"
@@ -164,13 +160,10 @@ def command(func: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(func)
     def run(lib: Library, opts: Any, args: list[str]) -> None:
         check_config()
-        running = _in_command.set(True)
         try:
             func(lib, opts, args)
         except USER_ERRORS as exc:
             raise UserError(str(exc)) from exc
-        finally:
-            _in_command.reset(running)
 
     return run
 

@@ -238,9 +238,11 @@ class Sidecar:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         in_memory = str(path) == ":memory:"
-        #: the file was absent (a new sidecar) or empty (0 bytes): it starts with no data.
+        #: the file was absent (a new sidecar) or empty (0 bytes): it starts with no data;
+        #: ``new_directory``: even its directory was missing (a typo in the path?).
         self.created = False
         self.was_empty = False
+        self.new_directory = not in_memory and not self.path.parent.exists()
         if not in_memory:
             try:
                 self.was_empty = self.path.stat().st_size == 0
@@ -297,8 +299,13 @@ class Sidecar:
                 f"sidecar {self.path}: schema version {version} is newer than this "
                 f"beets-dspipeline understands ({SCHEMA_VERSION}); upgrade the plugin"
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self.transaction() as conn:
+        if version == SCHEMA_VERSION:
+            return
+        # One transaction for every step (a full disk leaves the old version whole), and the
+        # version read again under its lock: another process may have migrated meanwhile.
+        with self.transaction() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[target]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target}")
