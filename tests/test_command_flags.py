@@ -218,16 +218,24 @@ def lookup(env: BeetsEnv) -> tuple[str, float | None]:
     return status, score
 
 
-def test_threshold_flag_and_its_boundary(tmp_path: Path, server: StandinServer) -> None:
+def discogs_library(
+    tmp_path: Path, server: StandinServer, albums: list[tuple[str, str, int]], **settings: object
+) -> BeetsEnv:
+    """An imported library of one-track albums, discogsgenres pointed at the stand-in."""
     env = BeetsEnv(
         tmp_path / "beets",
         plugins=["discogsgenres"],
-        settings={"discogsgenres": {"base_url": server.base_url, "auto": False}},
+        settings={"discogsgenres": {"base_url": server.base_url, "auto": False, **settings}},
         env={"DISCOGS_TOKEN": TOKEN},
     )
-    spec = AlbumSpec("Kraftwerk", "Computer World", 1981, "wav", [TrackSpec("One", 120, 60, 1.0)])
-    write_library(tmp_path / "in", [spec])
+    specs = [AlbumSpec(a, t, y, "wav", [TrackSpec("One", 120, 60, 1.0)]) for a, t, y in albums]
+    write_library(tmp_path / "in", specs)
     env.run("import", str(tmp_path / "in"))
+    return env
+
+
+def test_threshold_flag_and_its_boundary(tmp_path: Path, server: StandinServer) -> None:
+    env = discogs_library(tmp_path, server, [("Kraftwerk", "Computer World", 1981)])
     env.run("discogsgenres", "--threshold", "0")
     status, score = lookup(env)
     assert status == "hit" and score is not None and 0.55 < score < 1.0
@@ -251,18 +259,10 @@ def test_threshold_flag_and_its_boundary(tmp_path: Path, server: StandinServer) 
 def test_exit_status_is_1_only_when_every_lookup_failed(
     tmp_path: Path, server: StandinServer
 ) -> None:
-    env = BeetsEnv(
-        tmp_path / "beets",
-        plugins=["discogsgenres"],
-        settings={"discogsgenres": {"base_url": server.base_url, "auto": False, "retries": 0}},
-        env={"DISCOGS_TOKEN": TOKEN},
-    )
     server.catalog.add_album("Björk", "Homogenic", 1997, ["Electronic"], ["Trip Hop"])
     albums = [("Kraftwerk", "Computer World", 1981), ("Björk", "Homogenic", 1997)]
     albums.append(("The Nobodies", "Garage Tapes", 2019))  # not on Discogs: a miss
-    specs = [AlbumSpec(a, t, y, "wav", [TrackSpec("One", 120, 60, 1.0)]) for a, t, y in albums]
-    write_library(tmp_path / "in", specs)
-    env.run("import", str(tmp_path / "in"))
+    env = discogs_library(tmp_path, server, albums, retries=0)
     server.faults.inject("500", times=None, query="release_title=Homogenic")
     proc = env.run("discogsgenres", check=False)
     assert "1 hits, 1 misses, 1 errors" in proc.stdout
