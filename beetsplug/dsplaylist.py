@@ -15,6 +15,7 @@ from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
 
 from beetsplug._dsp_beets import (
+    artifacts_dir,
     command,
     library_signature,
     model_id,
@@ -266,7 +267,7 @@ class DsPlaylistPlugin(BeetsPlugin):
             raise UserError(f"--count must be at least 1, got {opts.count}")
         if opts.output:
             check_output_file(opts.output, "-o")  # before any work: a directory, a bad parent
-        art_dir = Path(opts.artifacts) if opts.artifacts else out_dir(lib)
+        art_dir = artifacts_dir(lib, opts.artifacts)
         path = art_dir / DATA_FILE
         try:
             art = load_artifacts(path)

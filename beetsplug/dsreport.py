@@ -15,11 +15,11 @@ from beets.ui import Subcommand
 
 from beetsplug._dsp_beets import (
     album_row,
+    artifacts_dir,
     command,
     item_album_keys,
     model_id,
     open_sidecar,
-    out_dir,
     writable_out_dir,
 )
 from beetsplug._dspipeline.artifact_format import LAST_BUILD_REPORT_FILE, RUN_REPORT_FILE
@@ -59,7 +59,7 @@ class DsReportPlugin(BeetsPlugin):
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
         from beetsplug._dspipeline.report import ReportError, write_report
 
-        artifacts = Path(opts.artifacts) if opts.artifacts else out_dir(lib)
+        artifacts = artifacts_dir(lib, opts.artifacts)
         if opts.artifacts and not artifacts.is_dir():
             raise UserError(f"{artifacts}: no such artifacts folder")
         if opts.output:

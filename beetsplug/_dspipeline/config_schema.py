@@ -207,7 +207,7 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = {
         "mode": OneOf(*MODE_NAMES),
         "max_per_artist": Range(0, integer=True),
         "max_per_album": Range(0, integer=True),
-        "max_seeds": Range(1, integer=True),
+        "max_seeds": Range(0, integer=True),
         "similar_k": Range(1, integer=True),
         "relative": Flag(),
         "modes": {
