@@ -134,23 +134,21 @@ class BuildArtifactsPlugin(BeetsPlugin):
         )
 
     def artifact_config(self) -> Any:
+        """The embedding settings; their shapes and ranges were checked with the whole config
+        (config_schema) before the command started."""
         from beetsplug._dspipeline.artifacts import ArtifactConfig
 
-        def numbers(name: str, size: int) -> list[float]:
-            values = [float(x) for x in self.config[name].get(list)]
-            if len(values) != size:
-                raise UserError(f"buildartifacts.{name} needs {size} numbers, got {values}")
-            return values
-
-        tw, tc = numbers("tower_weights", 3), numbers("tower_components", 3)
-        hw = numbers("hybrid_weights", 2)
+        tw, tc, hw = (
+            [float(x) for x in self.config[name].get(list)]
+            for name in ("tower_weights", "tower_components", "hybrid_weights")
+        )
         try:
             return ArtifactConfig(
                 tower_weights=(tw[0], tw[1], tw[2]),
                 tower_components=(int(tc[0]), int(tc[1]), int(tc[2])),
                 hybrid_weights=(hw[0], hw[1]),
             )
-        except ValueError as exc:
+        except ValueError as exc:  # what a range cannot say: e.g. all weights 0
             raise UserError(f"buildartifacts: {exc}") from exc
 
     def settings(self, lib: Library, opts: Any, query: list[str]) -> BuildSettings:
