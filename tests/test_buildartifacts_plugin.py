@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from beetsplug._dspipeline.keys import album_key, artist_name_key
-from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
+from beetsplug._dspipeline.sidecar import Sidecar
 from devtools.beets_env import ALL_PLUGINS, BeetsEnv
 from devtools.demo_library import AlbumSpec, TrackSpec, write_library
+from tests.stored_vectors import store_item_vectors
 
 JAZZ = [("Miles Davis", "Kind of Blue"), ("Bill Evans", "Portrait in Jazz"), ("Chet Baker", "Chet")]
 TECHNO = [("Jeff Mills", "Waveform Transmission"), ("Björk", "Homogenic"), ("坂本龍一", "音楽図鑑")]
@@ -36,37 +37,18 @@ def store_cluster_features(env: BeetsEnv) -> dict[int, str]:
     """Jazz tracks near one point, techno tracks near another; returns item id → cluster."""
     rng = np.random.default_rng(0)
     centre = {"jazz": rng.normal(size=137), "techno": rng.normal(size=137) + 3}
-    lines = env.run("ls", "-f", "$id\t$albumartist\t$path").stdout.strip().splitlines()
-    clusters = {}
+    jazz = {a for a, _ in JAZZ}
+
+    def cluster(artist: str) -> str:
+        return "jazz" if artist in jazz else "techno"
+
+    artists = store_item_vectors(
+        env,
+        lambda _, artist: centre[cluster(artist)] + 0.1 * rng.normal(size=137),
+        bpm_for=lambda item_id: 100.0 + item_id,
+    )
+    clusters = {item_id: cluster(artist) for item_id, artist in artists.items()}
     sidecar = Sidecar(env.sidecar_path)
-    for line in lines:
-        item_id, artist, path = line.split("\t")
-        cluster = "jazz" if artist in {a for a, _ in JAZZ} else "techno"
-        clusters[int(item_id)] = cluster
-        vec = (centre[cluster] + 0.1 * rng.normal(size=137)).astype(np.float32)
-        st = Path(path).stat()
-        sidecar.store_features(
-            int(item_id),
-            FileIdentity(path.encode(), st.st_size, st.st_mtime),
-            StoredFeatures(
-                audio_key=f"k{item_id}",
-                extractor="beat3tower",
-                extractor_version="test",
-                full=vec,
-                start=vec,
-                mid=vec,
-                end=vec,
-                duration=1.0,
-                sample_rate=22050,
-                n_beats=8,
-                beat_fallback=False,
-                bpm=100.0 + int(item_id),
-                tempo_stability=0.9,
-                half_tempo_likely=False,
-                double_tempo_likely=False,
-                analysed_at=0.0,
-            ),
-        )
     with sidecar.transaction() as conn:
         for artist, album in JAZZ:
             conn.execute(

@@ -20,9 +20,10 @@ import pytest
 
 from beetsplug._dspipeline.artifact_format import DATA_FILE, LAST_BUILD_REPORT_FILE, RUN_REPORT_FILE
 from beetsplug._dspipeline.keys import album_key
-from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
+from beetsplug._dspipeline.sidecar import Sidecar
 from devtools.beets_env import ALL_PLUGINS, BeetsEnv
 from devtools.demo_library import AlbumSpec, TrackSpec, write_library
+from tests.stored_vectors import store_item_vectors
 
 JAZZ = [("Miles Davis", "Kind of Blue"), ("Bill Evans", "Portrait in Jazz"), ("Chet Baker", "Chet")]
 TECHNO = [("Jeff Mills", "Waveform"), ("Björk", "Homogenic"), ("坂本龍一", "音楽図鑑")]
@@ -32,34 +33,7 @@ BUILD = ("buildartifacts", "--stages", "genre-sim,artifacts,verify")
 def _store_features(env: BeetsEnv, centre_of: dict[str, np.ndarray], spread: float) -> None:
     """One vector per item near its album artist's centre, written to the real sidecar."""
     rng = np.random.default_rng(0)
-    sidecar = Sidecar(env.sidecar_path)
-    for line in env.run("ls", "-f", "$id\t$albumartist\t$path").stdout.strip().splitlines():
-        item_id, artist, path = line.split("\t")
-        vec = (centre_of[artist] + spread * rng.normal(size=137)).astype(np.float32)
-        st = Path(path).stat()
-        sidecar.store_features(
-            int(item_id),
-            FileIdentity(path.encode(), st.st_size, st.st_mtime),
-            StoredFeatures(
-                audio_key=f"k{item_id}",
-                extractor="beat3tower",
-                extractor_version="test",
-                full=vec,
-                start=vec,
-                mid=vec,
-                end=vec,
-                duration=1.0,
-                sample_rate=22050,
-                n_beats=8,
-                beat_fallback=False,
-                bpm=100.0,
-                tempo_stability=0.9,
-                half_tempo_likely=False,
-                double_tempo_likely=False,
-                analysed_at=0.0,
-            ),
-        )
-    sidecar.close()
+    store_item_vectors(env, lambda _, artist: centre_of[artist] + spread * rng.normal(size=137))
 
 
 def _make_env(root: Path, albums: list[AlbumSpec], settings: dict[str, object]) -> BeetsEnv:

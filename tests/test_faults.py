@@ -24,6 +24,7 @@ from beetsplug._dspipeline.keys import album_key
 from beetsplug._dspipeline.sidecar import FileIdentity, Sidecar, StoredFeatures
 from devtools.beets_env import ALL_PLUGINS, BeetsEnv
 from devtools.demo_library import AlbumSpec, TrackSpec, write_library
+from tests.stored_vectors import stored_features
 
 ALBUMS = [
     AlbumSpec(
@@ -104,25 +105,7 @@ def sidecar_rows_hash(path: Path) -> str:
 
 
 def fake_features(key: str, rng: np.random.Generator) -> StoredFeatures:
-    vec = rng.normal(size=137).astype(np.float32)
-    return StoredFeatures(
-        audio_key=key,
-        extractor="beat3tower",
-        extractor_version="test",
-        full=vec,
-        start=vec,
-        mid=vec,
-        end=vec,
-        duration=3.0,
-        sample_rate=22050,
-        n_beats=8,
-        beat_fallback=False,
-        bpm=100.0,
-        tempo_stability=0.9,
-        half_tempo_likely=False,
-        double_tempo_likely=False,
-        analysed_at=0.0,
-    )
+    return stored_features(key, rng.normal(size=137))
 
 
 def store_features(env: BeetsEnv, extra_rows: int = 0) -> None:
