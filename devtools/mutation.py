@@ -69,9 +69,10 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_command_flags.py::test_exit_status_is_1_only_when_every_lookup_failed",
     ],
     "beetsplug/sonicanalysis.py": [
-        "tests/test_command_flags.py",
-        "-k",
-        "limit or retry or bpm",
+        "tests/test_command_flags.py::test_limit_analyses_at_most_n",
+        "tests/test_command_flags.py::test_retry_failed_decides_over_an_unchanged_failed_file",
+        "tests/test_command_flags.py::test_bpm_is_filled_only_when_empty_and_set_bpm_is_on",
+        "tests/test_command_flags.py::test_limit_below_one_is_refused",
         "tests/test_sonicanalysis_plugin.py",
     ],
     "beetsplug/dsreport.py": ["tests/test_report.py"],
