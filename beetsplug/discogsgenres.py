@@ -136,11 +136,9 @@ class DiscogsGenresPlugin(BeetsPlugin):
             ui.print_(f"Already processed {selection.already_done} albums; use --force to recheck")
             return
         summary = run_lookups(
-            settings.client(),
+            settings,
             sidecar,
             selection.todo,
-            threshold=settings.threshold,
-            strict_artist=settings.strict_artist,
             on_result=self.explaining(fields) if opts.verbose else fields.on_result,
             progress=ui.print_,
         )
@@ -206,11 +204,9 @@ class DiscogsGenresPlugin(BeetsPlugin):
             return
         try:
             summary = run_lookups(
-                settings.client(),
+                settings,
                 sidecar,
                 selection.todo,
-                threshold=settings.threshold,
-                strict_artist=settings.strict_artist,
                 on_result=fields.on_result,
             )
         except SidecarError as exc:  # e.g. the disk is full: the import goes on

@@ -139,22 +139,21 @@ def to_outcome(result: LookupResult) -> DiscogsOutcome:
 
 
 def run_lookups(
-    client: DiscogsClient,
+    settings: DiscogsSettings,
     sidecar: Sidecar,
     todo: Sequence[AlbumTarget],
     *,
-    threshold: float,
-    strict_artist: bool,
     on_result: Callable[[AlbumTarget, LookupResult], None] | None = None,
     progress: Callable[[str], None] | None = None,
     progress_every: int = PROGRESS_EVERY,
 ) -> RunSummary:
     """Look up each album and store the outcome before going on (so a kill loses at most one)."""
+    client = settings.client()
     summary = RunSummary()
     started = time.monotonic()
     for target in todo:
         result = lookup_album(
-            client, target.query, threshold=threshold, strict_artist=strict_artist
+            client, target.query, threshold=settings.threshold, strict_artist=settings.strict_artist
         )
         sidecar.store_discogs_outcome(target.row, to_outcome(result))
         summary.processed += 1

@@ -379,11 +379,9 @@ class DiscogsStage(Stage[DiscogsPlan]):
             result.result = "up-to-date"
             return
         summary = run_lookups(
-            settings.client(),
+            settings,
             run.sidecar,
             sel.todo,
-            threshold=settings.threshold,
-            strict_artist=settings.strict_artist,
             on_result=run.source.on_discogs_result,
             progress=lambda line: run.settings.say(f"  {line}"),
         )
