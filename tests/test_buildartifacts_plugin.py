@@ -183,6 +183,13 @@ def test_discogs_without_token_skips_by_default_and_fails_when_named(env: BeetsE
     assert "discogs: skipped — no Discogs token" in proc.stdout
 
 
+def test_the_adapter_names_the_pipeline_stages() -> None:
+    from beetsplug._dspipeline.pipeline import STAGES
+    from beetsplug.buildartifacts import STAGE_NAMES
+
+    assert STAGE_NAMES == STAGES
+
+
 def test_unknown_stage_is_refused(env: BeetsEnv) -> None:
     proc = env.run("buildartifacts", "--stages", "sonic,bogus", check=False)
     assert proc.returncode != 0 and "bogus" in proc.stderr
