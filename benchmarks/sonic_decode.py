@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if RECORDING.exists():
-        source = decode_stereo(RECORDING, args.seconds)
+        source = fx.read_stereo(RECORDING, args.seconds)
         print(f"{RECORDING.name}, first {len(source) / fx.SR:.0f} s, 44.1 kHz stereo")
     else:
         source = fx.stereo(fx.song(args.seconds))
@@ -91,19 +91,6 @@ def main() -> None:
             n = min(len(y), len(theirs_y))
             diff = float(np.max(np.abs(y[:n] - theirs_y[:n]))) if n else float("nan")
             print(f"{codec:8s} {ours:12.2f} {theirs:16.2f} {theirs / ours:6.2f}  {diff:.2g}")
-
-
-def decode_stereo(path: Path, seconds: float) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as container:
-        convert = av.AudioResampler(format="flt", layout="stereo", rate=fx.SR)
-        blocks: list[np.ndarray] = []
-        for frame in container.decode(audio=0):
-            blocks.extend(out.to_ndarray().reshape(-1, 2) for out in convert.resample(frame))
-            if sum(map(len, blocks)) >= seconds * fx.SR:
-                break
-    return np.concatenate(blocks)[: int(seconds * fx.SR)]
 
 
 if __name__ == "__main__":

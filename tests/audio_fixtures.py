@@ -147,6 +147,18 @@ def song(seconds: float, bpm: float = 120.0, sr: int = SR, seed: int = 2) -> np.
     return 0.5 * beat + 0.4 * harmony + 0.003 * rng.standard_normal(len(beat))
 
 
+def read_stereo(path: Path, seconds: float) -> np.ndarray:
+    """(n, 2) float32 samples at 44.1 kHz: the first ``seconds`` of any file FFmpeg reads."""
+    with av.open(str(path)) as container:
+        convert = av.AudioResampler(format="flt", layout="stereo", rate=SR)
+        blocks: list[np.ndarray] = []
+        for frame in container.decode(audio=0):
+            blocks.extend(out.to_ndarray().reshape(-1, 2) for out in convert.resample(frame))
+            if sum(map(len, blocks)) >= seconds * SR:
+                break
+    return np.concatenate(blocks)[: int(seconds * SR)]
+
+
 def stereo(mono: np.ndarray) -> np.ndarray:
     """Two slightly different channels (so a down-mix is not a no-op)."""
     return np.stack([mono, 0.8 * mono], axis=1)

@@ -40,22 +40,10 @@ MFCC_DELTA = np.array([name.startswith("mfcc_delta_median") for name in FEATURE_
 LOSSY_FLOOR = {"timbre": 0.97}
 
 
-def _read(path: Path, seconds: float) -> np.ndarray:
-    """(n, 2) float samples at 44.1 kHz: the first `seconds` of `path`."""
-    with av.open(str(path)) as container:
-        convert = av.AudioResampler(format="flt", layout="stereo", rate=fx.SR)
-        blocks: list[np.ndarray] = []
-        for frame in container.decode(audio=0):
-            blocks.extend(out.to_ndarray().reshape(-1, 2) for out in convert.resample(frame))
-            if sum(map(len, blocks)) >= seconds * fx.SR:
-                break
-    return np.concatenate(blocks)[: int(seconds * fx.SR)]
-
-
 def _recording() -> np.ndarray:
     """40 s of the corpus recording, or generated music."""
     if RECORDING.exists():
-        return _read(RECORDING, SECONDS)
+        return fx.read_stereo(RECORDING, SECONDS)
     return fx.stereo(fx.song(SECONDS, bpm=126.0))
 
 
@@ -68,7 +56,7 @@ def _others() -> list[np.ndarray]:
     ]
     tracks.append(fx.drone(20.0) + fx.clicks(172.0, 20.0) * 0.4)
     others = sorted(RECORDING.parent.glob("track1?.ogg"))[:4] if RECORDING.exists() else []
-    return tracks + [_read(path, 20.0) for path in others]
+    return tracks + [fx.read_stereo(path, 20.0) for path in others]
 
 
 def _env(root: Path) -> BeetsEnv:
