@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from beets.library import Item, Library
 
     from beetsplug._dspipeline.sidecar import Sidecar
-    from beetsplug._dspipeline.sonic_run import Progress, SonicPlan, SonicTrack
+    from beetsplug._dspipeline.sonic_run import Progress, SonicPlan, SonicSettings, SonicTrack
 
 
 class SonicAnalysisPlugin(BeetsPlugin):
@@ -128,7 +128,7 @@ class SonicAnalysisPlugin(BeetsPlugin):
         sidecar: Sidecar,
         plan: SonicPlan,
         todo: list[SonicTrack],
-        settings: Any,
+        settings: SonicSettings,
     ) -> Progress:
         from beetsplug._dspipeline.sonic_run import SonicRunError, run_analysis
 

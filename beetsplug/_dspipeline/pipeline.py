@@ -266,6 +266,7 @@ class PipelineRun:
         self._tracks: list[LibraryTrack] | None = None
         self._inputs: TrackInputs | None = None
         self._fingerprints: tuple[str, str] | None = None
+        self._versions: dict[int, tuple[str, str]] | None = None
         self.new_genre_sim: GenreSimilarity | None = None
         self.verified: VerifyReport | None = None
         self.results: list[StageResult] = []
@@ -293,7 +294,7 @@ class PipelineRun:
             genre_fp = fingerprint(
                 "genre-sim", inputs.genre_sets(), genre.min_count, genre.max_genres
             )
-            versions = self.sidecar.feature_versions([t.item_id for t in inputs.tracks])
+            versions = self.feature_versions()
             artifacts_fp = fingerprint(
                 "artifacts",
                 genre_fp,
@@ -311,8 +312,16 @@ class PipelineRun:
             self._fingerprints = genre_fp, artifacts_fp
         return self._fingerprints
 
+    def feature_versions(self) -> dict[int, tuple[str, str]]:
+        """item id → (audio key, extractor version) of the queried tracks' stored features;
+        read once (a join over the whole sidecar), after the stages that change it."""
+        if self._versions is None:
+            ids = [t.item_id for t in self.inputs().tracks]
+            self._versions = self.sidecar.feature_versions(ids)
+        return self._versions
+
     def n_with_sonic(self) -> int:
-        return len(self.sidecar.feature_versions([t.item_id for t in self.inputs().tracks]))
+        return len(self.feature_versions())
 
     def inputs_signature(self) -> str:
         return inputs_signature(self.source.signature(), self.sidecar.data_version())
