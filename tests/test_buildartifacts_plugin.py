@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from beetsplug._dspipeline.artifact_format import LAST_BUILD_REPORT_FILE, RUN_REPORT_FILE
 from beetsplug._dspipeline.keys import album_key, artist_name_key
 from beetsplug._dspipeline.sidecar import Sidecar
 from devtools.beets_env import ALL_PLUGINS, BeetsEnv
 from devtools.demo_library import AlbumSpec, TrackSpec, write_library
+from devtools.discogs_standin import Catalog, StandinServer
 from tests.stored_vectors import store_item_vectors
 
 JAZZ = [("Miles Davis", "Kind of Blue"), ("Bill Evans", "Portrait in Jazz"), ("Chet Baker", "Chet")]
@@ -181,6 +183,36 @@ def test_discogs_without_token_skips_by_default_and_fails_when_named(env: BeetsE
     proc = env.run("buildartifacts", "-y")
     assert proc.returncode == 0 and "Discogs token required" not in proc.stderr
     assert "discogs: skipped — no Discogs token" in proc.stdout
+
+
+def test_discogs_all_lookups_failing_is_exit_1_but_the_pair_is_built(env: BeetsEnv) -> None:
+    # Discogs down for the whole run: as `beet discogsgenres`, the status says so; the pair is
+    # still built from the genres already stored, and its build state written (no false
+    # "changed after" warning), so a user's nightly build is neither silent nor wasted.
+    env.run(*BUILD)
+    with sqlite3.connect(env.sidecar_path) as conn:  # the techno albums are not looked up yet
+        conn.execute(
+            "DELETE FROM album_genres WHERE source = 'discogs_release' AND genre = ?",
+            ("electronic",),
+        )
+    with StandinServer(Catalog(), token="tok-secret-55", rate_limit_per_min=1000) as server:
+        server.faults.inject("503", times=None)
+        env.config["discogsgenres"] = {"base_url": server.base_url, "retries": 0, "timeout": 2}
+        env.write_config()
+        stages = ("--stages", "discogs,genre-sim,artifacts,verify")
+        proc = env.run(
+            "buildartifacts", *stages, check=False, env={"DISCOGS_TOKEN": "tok-secret-55"}
+        )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in output and "tok-secret-55" not in output
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("  discogs:"))
+    assert "discogs: error — all 3 lookups failed (first: " in line and "retried next" in line
+    assert "  verify: ok" in proc.stdout
+    report = json.loads((env.out_dir / RUN_REPORT_FILE).read_text("utf-8"))
+    assert report["ok"] is False and report["totals"]["errors"] == 1
+    assert json.loads((env.out_dir / LAST_BUILD_REPORT_FILE).read_text("utf-8")) == report
+    assert "changed after" not in env.run("dsplaylist", "title:Chet 2").stdout
+    assert env.run("buildartifacts", "--stages", "verify").returncode == 0
 
 
 def test_the_adapter_names_the_pipeline_stages() -> None:

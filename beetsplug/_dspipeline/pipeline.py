@@ -400,6 +400,13 @@ class DiscogsStage(Stage[DiscogsPlan]):
             errors=summary.errors,
             requests=summary.requests,
         )
+        if summary.errors and not summary.hits + summary.misses:
+            # Nothing looked up at all (Discogs down, a bad token): an error, as in
+            # `beet discogsgenres`, but the later stages still build from what is stored.
+            raise StageError(
+                f"all {summary.errors} lookups failed (first: {summary.error_messages[0]}); "
+                "they are retried next run"
+            )
         if summary.errors:
             result.result = "warning"
             result.message = f"{summary.errors} albums failed; they are retried next run"
@@ -649,7 +656,8 @@ def execute(run: PipelineRun) -> bool:
         run.settings.say(result.line())
         if result.result == "error" and name in PAIR:
             break  # later stages would read what this one failed to write
-    if ok and any(r.name == "artifacts" for r in run.results):
+    if _pair_built(run.results):
+        # The state describes what the pair was built from, whatever an earlier stage did.
         state = BuildState(run.inputs_signature(), list(run.settings.query), run.settings.limit)
         try:
             write_text_atomic(run.target / BUILD_STATE_FILE, state.to_json())
@@ -661,6 +669,14 @@ def execute(run: PipelineRun) -> bool:
     except OutputWriteError as exc:  # e.g. the disk that stopped a stage is still full
         run.settings.say(f"run report not written: {exc}")
     return ok
+
+
+def _pair_built(results: Sequence[StageResult]) -> bool:
+    """The artifacts stage ran, and neither the pair nor its verification failed."""
+    checked = (*PAIR, "verify")
+    return any(r.name == "artifacts" for r in results) and not any(
+        r.result == "error" and r.name in checked for r in results
+    )
 
 
 def write_run_report(run: PipelineRun, started: float, ok: bool) -> None:
@@ -689,6 +705,8 @@ def write_run_report(run: PipelineRun, started: float, ok: bool) -> None:
     write_text_atomic(path, text)
     # A call that built something is also kept apart, so the next no-op call (every stage
     # up to date; verify only checks) does not hide it from `beet dsreport`.
-    if ok and any(r.result in ("ok", "warning") and r.name != "verify" for r in run.results):
+    if any(r.result in ("ok", "warning") and r.name != "verify" for r in run.results) and (
+        ok or _pair_built(run.results)
+    ):
         write_text_atomic(run.target / LAST_BUILD_REPORT_FILE, text)
     run.settings.say(f"Run report: {path}")
