@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from beets import config, ui
 from beets.exceptions import UserError
 
-from beetsplug._dspipeline.config_schema import validate
+from beetsplug._dspipeline.config_schema import SCHEMA, validate
 from beetsplug._dspipeline.keys import album_key
 from beetsplug._dspipeline.npzio import OutputPathError, OutputWriteError, check_output_dir
 from beetsplug._dspipeline.sidecar import (
@@ -337,10 +337,6 @@ class GenreWriteBack:
         return [*current, *(g for g in new if g.casefold() not in have)]
 
 
-WRITE_GENRES = ("no", "append", "replace")
-GENRE_SOURCES = ("styles", "genres", "both")
-
-
 def genre_write_back() -> GenreWriteBack:
     """The write-back settings, checked: a bad value is one line naming the key."""
     view = config["discogsgenres"]
@@ -349,15 +345,11 @@ def genre_write_back() -> GenreWriteBack:
             "discogsgenres.write_fields was replaced by write_genres (no, append, replace) "
             "and genre_source (styles, genres, both)"
         )
-    values = {}
-    for key, choices in (("write_genres", WRITE_GENRES), ("genre_source", GENRE_SOURCES)):
-        raw = view[key].get()
-        # YAML reads a bare `no` as false.
-        value = "no" if raw is False or raw is None else str(raw).strip().lower()
-        if value not in choices:
-            raise UserError(f"discogsgenres.{key} must be one of {', '.join(choices)}, not {raw!r}")
-        values[key] = value
-    return GenreWriteBack(values["write_genres"], values["genre_source"])
+    schema = SCHEMA["discogsgenres"]  # a bad value: confuse.ConfigError naming the key
+    return GenreWriteBack(
+        view["write_genres"].get(schema["write_genres"]),
+        view["genre_source"].get(schema["genre_source"]),
+    )
 
 
 class DiscogsFields:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from beets import ui
+from beets import config, ui
 from beets.dbcore import types
 from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
+from confuse import ConfigError
 
 from beetsplug._dsp_beets import (
     DISCOGS_DEFAULTS,
@@ -24,6 +25,7 @@ from beetsplug._dsp_beets import (
     peek_sidecar,
     require_discogs_settings,
 )
+from beetsplug._dspipeline.config_schema import validate
 from beetsplug._dspipeline.sidecar import SidecarError
 
 if TYPE_CHECKING:
@@ -186,6 +188,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
             self._log.info("skipping album without artist or title: {}", model_id(album))
             return
         try:
+            validate(config, ["discogsgenres"])
             sidecar = open_sidecar(session.lib)
             # The task's items: beets writes their tags after this stage.
             fields = DiscogsFields([album], items=task.imported_items(), write_files=False)
@@ -194,8 +197,11 @@ class DiscogsGenresPlugin(BeetsPlugin):
                 fields.apply_stored(album, sidecar, targets[0].row.album_id)
                 return
             settings = discogs_settings()
-        except (UserError, SidecarError) as exc:  # a broken sidecar or a bad setting: the
-            self._log.warning("{}", str(exc))  # import goes on
+        except ConfigError as exc:  # a bad setting: the import goes on without lookups
+            self._log.warning("configuration error: {}", str(exc))
+            return
+        except (UserError, SidecarError) as exc:  # e.g. a broken sidecar: the import goes on
+            self._log.warning("{}", str(exc))
             return
         if settings is None:
             if not self._warned_no_token:

@@ -177,9 +177,9 @@ def test_bad_settings_are_one_line_errors_before_any_work(
         (("discogsgenres", "--threshold", "7"), {}, "--threshold must be between 0 and 1, got 7"),
         (("discogsgenres", "-p", "--threshold", "-1"), {}, "--threshold must be between 0 and 1"),
         (("discogsgenres",), {"write_genres": "maybe"},
-         "discogsgenres.write_genres must be one of no, append, replace, not 'maybe'"),
+         "discogsgenres.write_genres: expected one of no, append, replace, got 'maybe'"),
         (("discogsgenres",), {"genre_source": "moods"},
-         "discogsgenres.genre_source must be one of styles, genres, both"),
+         "discogsgenres.genre_source: expected one of styles, genres, both, got 'moods'"),
         (("discogsgenres",), {"write_fields": True}, "write_fields was replaced by write_genres"),
         # The config file is checked by the config templates (config_schema.py) first.
         (("discogsgenres",), {"threshold": 3},
@@ -202,7 +202,7 @@ def test_bad_settings_are_one_line_errors_before_any_work(
     music(tmp_path / "more", [("Glenn Gould", "Bach: Goldberg Variations", 1982, ())])
     proc = env.run("import", str(tmp_path / "more"))
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "discogsgenres.write_genres must be one of" in proc.stderr
+    assert "configuration error: discogsgenres.write_genres: expected one of" in proc.stderr
     assert env.run("ls", "-a", "album:Goldberg").stdout.strip()
 
 

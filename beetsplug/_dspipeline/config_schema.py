@@ -10,7 +10,7 @@ plugins' ``self.config.add``; a key missing here is fine (its plugin may not be 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import confuse
@@ -157,6 +157,8 @@ _SHARE = Range(0.0)
 # A tower's PCA cannot have more components than the tower has features.
 _COMPONENTS = [Range(1, s.stop - s.start, integer=True) for s in TOWERS.values()]
 MODE_NAMES = ("narrow", "dynamic", "discover", "sonic-only")
+WRITE_GENRES = ("no", "append", "replace")  # discogsgenres.write_genres
+GENRE_SOURCES = ("styles", "genres", "both")  # discogsgenres.genre_source
 
 #: section → key → template. Nested mappings are nested dicts.
 SCHEMA: Mapping[str, Mapping[str, Any]] = {
@@ -171,7 +173,8 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = {
         "timeout": Range(0.1),
         "retries": Range(0, integer=True),
         "requests_per_minute": Range(1, integer=True),
-        # write_genres / genre_source are checked where they are read (_dsp_beets).
+        "write_genres": OneOf(*WRITE_GENRES),
+        "genre_source": OneOf(*GENRE_SOURCES),
     },
     "sonicanalysis": {
         "auto": Flag(),
@@ -235,8 +238,9 @@ def _check(view: confuse.ConfigView, schema: Mapping[str, Any]) -> None:
             sub.get(template)
 
 
-def validate(config: confuse.ConfigView) -> None:
-    """Check every dspipeline section of ``config``; raises ``confuse.ConfigError`` (one line
-    naming the key and what was expected) at the first bad value."""
-    for section, schema in SCHEMA.items():
-        _check(config[section], schema)
+def validate(config: confuse.ConfigView, sections: Sequence[str] = tuple(SCHEMA)) -> None:
+    """Check the dspipeline `sections` of ``config`` (default: all); raises
+    ``confuse.ConfigError`` (one line naming the key and what was expected) at the first bad
+    value."""
+    for section in sections:
+        _check(config[section], SCHEMA[section])
