@@ -309,6 +309,21 @@ def test_config_typo_is_one_line_naming_the_key(
     assert not env.sidecar_path.exists()  # checked before any work
 
 
+def test_config_typo_during_an_import_is_a_warning_and_the_import_goes_on(tmp_path: Path) -> None:
+    # beets raises a bad value from an import listener as "configuration error", exit 1, and
+    # stops the import: the auto stages check their section first and step aside instead.
+    settings = {"sonicanalysis": {"auto": True, "workers": "many"}, "discogsgenres": {}}
+    settings["discogsgenres"] = {"auto": True, "threshold": "high", "write_genres": "maybe"}
+    env = BeetsEnv(tmp_path / "beets", plugins=list(ALL_PLUGINS), settings=settings)
+    write_library(tmp_path / "in", ALBUMS)
+    proc = beet(env, "import", str(tmp_path / "in"))
+    warnings = [line for line in proc.stderr.splitlines() if "configuration error" in line]
+    assert any("sonicanalysis.workers: expected an integer" in w for w in warnings), warnings
+    assert any("discogsgenres.threshold: expected a number" in w for w in warnings), warnings
+    imported = env.run("ls", "-f", "$title").stdout.splitlines()
+    assert len(imported) == sum(len(album.tracks) for album in ALBUMS)
+
+
 def test_out_dir_that_is_a_file(env: BeetsEnv) -> None:
     store_features(env)
     target = env.root / "not-a-dir"
