@@ -2,12 +2,12 @@
 
 One real recording (the corpus when present, generated music otherwise) is encoded at test time
 with FFmpeg's encoders (PyAV) into each format; its vectors must agree with the WAV's: lossless
-formats per tower at cosine >= 0.999, lossy ones >= 0.98 (timbre >= 0.97 without the
-MFCC-delta medians, see below). Cosines are taken after scaling each dimension by its spread
-across different tracks (as the artifact builder does), so no single large-valued dimension
-(centroid in Hz, BPM) decides them. Lossy agreement is only asserted on the real recording:
-generated music has a synthetic noise floor that psychoacoustic codecs discard (timbre
-0.3-0.86 there), so without the corpus only the lossless formats are held to a figure.
+formats per tower at cosine >= 0.999, lossy ones >= 0.98 (timbre without the MFCC-delta
+medians, and >= 0.94 with them, see below). Cosines are taken after scaling each dimension by
+its spread across other tracks (as the artifact builder does), so no single large-valued
+dimension (centroid in Hz, BPM) decides them. Lossy agreement is only asserted on the real
+recording: generated music has a synthetic noise floor that psychoacoustic codecs discard
+(timbre 0.3-0.86 there), so without the corpus only the lossless formats are held to a figure.
 """
 
 from __future__ import annotations
@@ -32,12 +32,15 @@ RECORDING = CORPUS / "music" / "drascula" / "track2.ogg"  # 44.1 kHz stereo game
 SECONDS = 40.0
 LOSSLESS = {"flac": "flac", "alac": "m4a", "aiff": "aiff"}
 LOSSY = {"aac": "m4a", "mp3": "mp3", "vorbis": "ogg", "opus": "opus", "wma": "wma"}
-# Beat medians of MFCC deltas sit near 0 with a small cross-track spread: codec noise alone
-# moves them by 1-3 spreads (timbre 0.84-0.98 with them, 0.974-0.992 without, at 192 kbps).
-# A feature-design matter, not a decoding one: lossy timbre is compared without them, and
-# Opus/AAC at 192 kbps still sit at 0.974-0.986 there, hence 0.97.
+# Beat medians of MFCC deltas sit near 0 with a small cross-track spread, and they follow the
+# frame grid's phase: the same WAV shifted by 64 samples (1.5 ms) moves them by ~0.75 spreads
+# and its timbre to ~0.97, as much as an encoder does (benchmarks/sonic_lossy.py). So lossy
+# timbre is held to 0.98 without them, and every tower to 0.94 with them (measured: 0.954 for
+# Opus; 0.944 for WMA, whose FFmpeg round trip also starts 46 ms early).
 MFCC_DELTA = np.array([name.startswith("mfcc_delta_median") for name in FEATURE_NAMES])
-LOSSY_FLOOR = {"timbre": 0.97}
+LOSSY_FLOOR = {"timbre": 0.98}
+LOSSY_FLOOR_WITH_DELTAS = 0.94
+POPULATION = 16  # other corpus tracks that give each dimension its spread
 
 
 def _recording() -> np.ndarray:
@@ -48,15 +51,19 @@ def _recording() -> np.ndarray:
 
 
 def _others() -> list[np.ndarray]:
-    """Different tracks (tempo, timbre, key): they give each dimension its cross-track spread."""
+    """Different tracks (tempo, timbre, key): they give each dimension its cross-track spread.
+
+    Real music when the corpus is there (the spread a library has); generated tracks otherwise.
+    """
+    if RECORDING.exists():
+        others = [p for p in sorted(RECORDING.parent.glob("*.ogg")) if p != RECORDING]
+        return [fx.read_stereo(path, 30.0) for path in others[:POPULATION]]
     mixes = [(84, 11, 0.3, 0.0), (100, 12, 0.5, 0.02), (140, 13, 0.7, 0.05)]
     tracks = [
         fx.song(20.0, bpm=bpm, seed=seed) * level + fx.noise(20.0, seed=seed) * hiss
         for bpm, seed, level, hiss in mixes
     ]
-    tracks.append(fx.drone(20.0) + fx.clicks(172.0, 20.0) * 0.4)
-    others = sorted(RECORDING.parent.glob("track1?.ogg"))[:4] if RECORDING.exists() else []
-    return tracks + [fx.read_stereo(path, 20.0) for path in others]
+    return [*tracks, fx.drone(20.0) + fx.clicks(172.0, 20.0) * 0.4]
 
 
 def _env(root: Path) -> BeetsEnv:
@@ -117,6 +124,8 @@ def test_every_format_agrees_with_the_wav(tmp_path: Path) -> None:
             floor = LOSSY_FLOOR.get(tower, 0.98) if lossy else 0.999
             if cos < floor and (RECORDING.exists() or not lossy):
                 failures.append(f"{codec}/{tower} {cos:.4f} < {floor}")
+            if lossy and RECORDING.exists() and every_dim < LOSSY_FLOOR_WITH_DELTAS:
+                failures.append(f"{codec}/{tower} all dims {every_dim:.4f}")
     print("; ".join(report), "| not encodable here:", skipped or "none")
     assert not failures, "; ".join(failures)
 
