@@ -72,6 +72,11 @@ def failures(env: BeetsEnv) -> dict[str, str]:
         }
 
 
+def analysed_at(env: BeetsEnv) -> dict[str, float]:
+    with sqlite3.connect(env.sidecar_path) as conn:
+        return dict(conn.execute("SELECT audio_key, analysed_at FROM sonic_features"))
+
+
 def analysed_count(out: str) -> int:
     line = next(
         line for line in out.splitlines() if line.startswith("Sonic: ") and "analysed," in line
@@ -213,6 +218,11 @@ def test_auto_analyses_on_import(tmp_path: Path) -> None:
     paths = {bytes(p) for (p,) in sidecar._query("SELECT path FROM sonic_files")}
     sidecar.close()
     assert all(str(env.music_dir).encode() in p for p in paths)  # final paths, not the sources
+    # Re-importing analysed files (`import -L` sends album_imported again) must not redo them.
+    before = analysed_at(env)
+    proc = env.run("-v", "import", "-L")
+    assert analysed_at(env) == before
+    assert "sonicanalysis: analysed 0 tracks (0 failed)" in proc.stdout + proc.stderr
 
 
 def test_dask_executor_gives_identical_vectors(env: BeetsEnv, tmp_path: Path) -> None:
