@@ -144,14 +144,18 @@ def session_paths(work: Path, module: str) -> tuple[Path, Path, Path]:
 
 
 def write_config(path: Path, module: str, tests: list[str], timeout: float) -> None:
+    # --ff with a cache per session: the tests that killed earlier mutants run first (mutants
+    # near each other are mostly killed by the same test), so -x stops after seconds instead of
+    # after every slow `beet` test before it. A survivor still runs every test.
     command = [
         sys.executable,
         "-m",
         "pytest",
         "-x",
         "-q",
-        "-p",
-        "no:cacheprovider",
+        "--ff",
+        "-o",
+        f"cache_dir={path.with_suffix('.pytest-cache')}",
         *tests,
     ]
     # JSON strings are valid TOML basic strings (the -k expressions hold quotes and spaces).

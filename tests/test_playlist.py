@@ -28,6 +28,7 @@ from beetsplug._dspipeline.playlist import (
     ModeSettings,
     PlaylistEntry,
     PlaylistError,
+    default_caps,
     generate_playlist,
     genre_similarity,
     load_artifacts,
@@ -539,6 +540,7 @@ def _small(tmp_path: Path, **overrides: np.ndarray) -> Path:
             "format_version 9 unsupported",
         ),
         ({"track_ids": np.zeros(0, dtype="<U1")}, "no tracks"),
+        ({"dsp_sonic_embedding": np.ones(3, dtype=np.float32)}, "'dsp_sonic_embedding' is not 2-d"),
     ],
 )
 def test_invalid_artifacts(tmp_path: Path, overrides: dict[str, np.ndarray], message: str) -> None:
@@ -697,3 +699,146 @@ def test_journey_through_waypoints_and_exclusions(tmp_path: Path) -> None:
         generate_journey(art, [0, 5, 0], count=10)
     with pytest.raises(PlaylistError, match="less than"):
         generate_journey(art, [0, 5, 9], count=2)
+
+
+# -- caps, seeds, explanations and order at their edges (mutation-checked) ----------------------
+
+
+def _unit_at(cosines: Sequence[float]) -> np.ndarray:
+    """2-d unit vectors at the given cosines to (1, 0)."""
+    return np.array([[c, np.sqrt(max(0.0, 1 - c * c))] for c in cosines])
+
+
+def test_default_caps_at_exact_multiples() -> None:
+    # ceil(count / min(10, artists)) and ceil(count / min(5, albums)); exact quotients stay.
+    assert default_caps(10, 20.0, 5.0) == (1, 2)
+    assert default_caps(20, 10.0, 4.0) == (2, 5)
+    assert default_caps(10, 3.0, 3.0) == (4, 4)
+    assert default_caps(30, 1.0, 0.5) == (30, 30)
+
+
+def test_one_artist_library_is_not_cut_short_when_strict(tmp_path: Path) -> None:
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=np.ones((8, 2)), genre_raw=np.ones((8, 1)), artists=["solo"] * 8
+        )
+    )
+    assert len(_playlist(art, [0], count=6, mode="sonic-only", strict=True)) == 6
+
+
+def test_a_seed_without_genres_does_not_blank_the_others(tmp_path: Path) -> None:
+    raw = np.array([[1, 0], [0, 0], [1, 0], [0, 1]], dtype=np.float32)
+    art = load_artifacts(
+        write_artifacts(tmp_path, sonic=np.ones((4, 2)), genre_raw=raw, artists=list("abcd"))
+    )
+    sims = genre_similarity(art, [0, 1])
+    assert np.all(np.isfinite(sims))
+    assert sims[2] == pytest.approx(1.0, abs=1e-5) and sims[3] == 0.0
+
+
+def test_a_track_exactly_at_the_gate_passes(tmp_path: Path) -> None:
+    raw = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.float32)
+    art = load_artifacts(
+        write_artifacts(tmp_path, sonic=np.ones((3, 2)), genre_raw=raw, artists=list("abc"))
+    )
+    at_gate = float(genre_similarity(art, [0])[1])
+    assert 0.5 < at_gate < 0.7  # 0.6 * cos 45 deg + 0.4 * 1/2
+    modes = {"edge": ModeSettings(genre_gate=at_gate, sonic_floor=-1.0, use_genre=True)}
+    assert [e.index for e in _playlist(art, [0], mode="edge", modes=modes, strict=True)] == [0, 1]
+
+
+def test_explain_gives_each_rejection_its_own_reason(tmp_path: Path) -> None:
+    # 1: same genre, sounds opposite (floor); 2: no genres (gate); 3: other genre (gate).
+    raw = np.array([[1, 0], [1, 0], [0, 0], [0, 1]], dtype=np.float32)
+    sonic = _unit_at([1.0, -1.0, 1.0, 1.0])
+    art = load_artifacts(
+        write_artifacts(tmp_path, sonic=sonic, genre_raw=raw, artists=list("abcd"))
+    )
+    playlist = generate_playlist(art, [0], count=5, strict=True, explain=True)
+    assert [e.index for e in playlist.entries] == [0]
+    reasons = {r.index: r.reason for r in playlist.passed_over}
+    assert reasons.keys() == {1, 2, 3}
+    assert reasons[1].startswith("sonic similarity ") and "< floor 0.20" in reasons[1]
+    assert reasons[2] == "no genres (genre gate)"
+    assert reasons[3] == "genre similarity 0.00 < gate 0.30"
+
+
+def test_rejections_go_to_the_next_pick_and_only_with_explain(tmp_path: Path) -> None:
+    # 1 and 2 by one artist (cap 1: 2 is passed over), then 3 by another.
+    sonic = _unit_at([1.0, 0.95, 0.9, 0.85])
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=sonic, genre_raw=np.ones((4, 1)), artists=["s", "x", "x", "y"]
+        )
+    )
+    kwargs: dict[str, Any] = {"count": 5, "mode": "sonic-only", "max_per_artist": 1}
+    explained = generate_playlist(art, [0], strict=True, explain=True, **kwargs)
+    assert sorted(e.index for e in explained.entries) == [0, 1, 3]
+    rejected = {e.index: [(r.index, r.reason) for r in e.rejected] for e in explained.entries}
+    assert rejected == {0: [], 1: [], 3: [(2, "artist cap (1 per artist)")]}
+    assert explained.passed_over == ()
+    plain = generate_playlist(art, [0], strict=True, **kwargs)
+    assert [e.index for e in plain.entries] == [e.index for e in explained.entries]
+    assert all(e.rejected == () for e in plain.entries) and plain.passed_over == ()
+
+
+def test_seeds_over_the_album_cap_keep_their_album_out(tmp_path: Path) -> None:
+    # Rows 0-9 are album al0, rows 10-11 album al1; two seeds of al0, at most one per album.
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=np.ones((12, 2)),
+            genre_raw=np.ones((12, 1)),
+            artists=[f"a{i}" for i in range(12)],
+        )
+    )
+    entries = _playlist(
+        art, [0, 1], count=8, mode="sonic-only", max_per_album=1, max_seeds=2, strict=True
+    )
+    assert [e.index for e in entries if e.is_seed] == [0, 1]
+    picks = [e.index for e in entries if not e.is_seed]
+    assert len(picks) == 1 and picks[0] in (10, 11)
+
+
+def test_lead_seeds_take_distinct_artists_before_a_second_track(tmp_path: Path) -> None:
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=np.ones((5, 2)), genre_raw=np.ones((5, 1)), artists=list("aabcd")
+        )
+    )
+    playlist = generate_playlist(art, [0, 1, 2], count=4, mode="sonic-only", max_seeds=2)
+    assert [e.index for e in playlist.entries if e.is_seed] == [0, 2]
+
+
+def test_without_lead_seeds_the_order_still_alternates(tmp_path: Path) -> None:
+    # Picks by score: x, y, x. Only x-y-x keeps x apart.
+    sonic = _unit_at([1.0, 0.95, 0.9, 0.85])
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=sonic, genre_raw=np.ones((4, 1)), artists=["s", "x", "y", "x"]
+        )
+    )
+    entries = _playlist(art, [0], count=3, mode="sonic-only", max_seeds=0, max_per_artist=2)
+    assert sorted(e.index for e in entries) == [1, 2, 3]
+    assert [e.artist for e in entries] == ["x", "y", "x"]
+
+
+def test_smoothest_transition_first_while_alternation_stays_possible(tmp_path: Path) -> None:
+    # After the seed: x, x, y, z. The seed's end leads best into y's start; y first still lets
+    # x-z-x (or z-x-..-x) follow, so the transition decides.
+    n = 5
+    start = np.eye(n)
+    end = np.eye(n)[[3, 0, 0, 0, 0]]  # the seed ends like track 3 (y) starts
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=np.ones((n, n)),
+            genre_raw=np.ones((n, 1)),
+            artists=["s", "x", "x", "y", "z"],
+            sonic_start=start + 0.01,
+            sonic_end=end + 0.01,
+        )
+    )
+    entries = _playlist(art, [0], count=5, mode="sonic-only", max_per_artist=2)
+    assert sorted(e.index for e in entries) == [0, 1, 2, 3, 4]
+    assert entries[1].index == 3
