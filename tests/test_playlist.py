@@ -32,6 +32,7 @@ from beetsplug._dspipeline.playlist import (
     generate_playlist,
     genre_similarity,
     load_artifacts,
+    nearest_seed,
     write_m3u,
 )
 
@@ -322,6 +323,9 @@ def test_sonic_only_ranks_by_sonic_embedding(tmp_path: Path) -> None:
     sonic_only = sorted(_playlist(art, [0], mode="sonic-only")[1:], key=lambda e: -e.score)
     assert [e.index for e in sonic_only] == [2, 1]
     assert sonic_only[0].score == pytest.approx(0.9, abs=1e-5)
+    for mode in ("narrow", "dynamic"):  # the gated modes rank by the hybrid embedding too
+        scores = {e.index: e.score for e in _playlist(art, [0], mode=mode)}
+        assert scores[1] == pytest.approx(0.6 * 0.6 + 0.4 * 1.0, abs=1e-5), mode
 
 
 # -- artists, ordering, missing files ---------------------------------------------------------
@@ -451,8 +455,8 @@ def test_bad_requests_have_clear_errors(clustered: tuple[Artifacts, np.ndarray])
     art, _ = clustered
     with pytest.raises(PlaylistError, match="unknown mode 'wild'"):
         _playlist(art, [0], mode="wild")
-    with pytest.raises(PlaylistError, match="out of range"):
-        _playlist(art, [len(art)])
+    with pytest.raises(PlaylistError, match=f"seed index {len(art)} out of range"):
+        _playlist(art, [0, len(art), len(art) + 1])
     with pytest.raises(PlaylistError, match="no seed"):
         _playlist(art, [])
     with pytest.raises(PlaylistError, match="count must be"):
@@ -481,6 +485,11 @@ def test_m3u_extended_format(tmp_path: Path) -> None:
         "/music/other/b.mp3",
     ]
     assert not [p for p in out.parent.iterdir() if p.name != "mix.m3u"]  # no temp file left
+    write_m3u(_entries(), out)  # no durations: every length unknown
+    assert out.read_text(encoding="utf-8").splitlines()[1::2] == [
+        "#EXTINF:-1,Die Ärzte - Lied",
+        "#EXTINF:-1,Band Name - Song, with comma",
+    ]
 
 
 def test_m3u_relative_paths(tmp_path: Path) -> None:
@@ -527,8 +536,11 @@ def _small(tmp_path: Path, **overrides: np.ndarray) -> Path:
     ("overrides", "message"),
     [
         ({"track_ids": str_array(["a", "b", "a"])}, "duplicate track id 'a'"),
+        ({"track_ids": str_array(["b", "a", "b"])}, "duplicate track id 'b'"),
         ({"artist_keys": str_array(["a", "", "c"])}, "empty artist key"),
         ({"item_paths": str_array(["a", "b"])}, "'item_paths' has (2,) rows, expected 3"),
+        ({"item_paths": str_array(["a", "b", "c", "d"])}, "'item_paths' has (4,) rows, expected 3"),
+        ({"X_genre_raw": np.ones((2, 1), dtype=np.float32)}, "'X_genre_raw' has (2,) rows"),
         ({"X_genre_raw": np.ones((3, 4), dtype=np.float32)}, "'X_genre_raw' has shape (3, 4)"),
         (
             {"dsp_hybrid_embedding": np.full((3, 2), np.nan, dtype=np.float32)},
@@ -541,6 +553,10 @@ def _small(tmp_path: Path, **overrides: np.ndarray) -> Path:
         ),
         ({"track_ids": np.zeros(0, dtype="<U1")}, "no tracks"),
         ({"dsp_sonic_embedding": np.ones(3, dtype=np.float32)}, "'dsp_sonic_embedding' is not 2-d"),
+        (
+            {"dsp_sonic_embedding_start": np.ones((3, 5), dtype=np.float32)},
+            "'dsp_sonic_embedding_start' has shape (3, 5), expected (3, 2)",
+        ),
     ],
 )
 def test_invalid_artifacts(tmp_path: Path, overrides: dict[str, np.ndarray], message: str) -> None:
@@ -714,7 +730,7 @@ def test_default_caps_at_exact_multiples() -> None:
     assert default_caps(10, 20.0, 5.0) == (1, 2)
     assert default_caps(20, 10.0, 4.0) == (2, 5)
     assert default_caps(10, 3.0, 3.0) == (4, 4)
-    assert default_caps(30, 1.0, 0.5) == (30, 30)
+    assert default_caps(30, 0.5, 0.5) == (30, 30)  # effective counts below 1 count as 1
 
 
 def test_one_artist_library_is_not_cut_short_when_strict(tmp_path: Path) -> None:
@@ -748,17 +764,17 @@ def test_a_track_exactly_at_the_gate_passes(tmp_path: Path) -> None:
 
 
 def test_explain_gives_each_rejection_its_own_reason(tmp_path: Path) -> None:
-    # 1: same genre, sounds opposite (floor); 2: no genres (gate); 3: other genre (gate).
-    raw = np.array([[1, 0], [1, 0], [0, 0], [0, 1]], dtype=np.float32)
-    sonic = _unit_at([1.0, -1.0, 1.0, 1.0])
+    # 1: same genre, sounds opposite (floor); 2: no genres (gate); 3, 4: other genre (gate).
+    raw = np.array([[1, 0], [1, 0], [0, 0], [0, 1], [0, 1]], dtype=np.float32)
+    sonic = _unit_at([1.0, -1.0, 1.0, 1.0, -0.9])
     art = load_artifacts(
-        write_artifacts(tmp_path, sonic=sonic, genre_raw=raw, artists=list("abcd"))
+        write_artifacts(tmp_path, sonic=sonic, genre_raw=raw, artists=list("abcde"))
     )
     playlist = generate_playlist(art, [0], count=5, strict=True, explain=True)
     assert [e.index for e in playlist.entries] == [0]
     reasons = {r.index: r.reason for r in playlist.passed_over}
-    assert reasons.keys() == {1, 2, 3}
-    assert reasons[1].startswith("sonic similarity ") and "< floor 0.20" in reasons[1]
+    assert reasons.keys() == {1, 2, 3}  # at most three per slot, the best-scored first
+    assert reasons[1] == "sonic similarity -1.00 < floor 0.20"
     assert reasons[2] == "no genres (genre gate)"
     assert reasons[3] == "genre similarity 0.00 < gate 0.30"
 
@@ -808,6 +824,8 @@ def test_lead_seeds_take_distinct_artists_before_a_second_track(tmp_path: Path) 
     )
     playlist = generate_playlist(art, [0, 1, 2], count=4, mode="sonic-only", max_seeds=2)
     assert [e.index for e in playlist.entries if e.is_seed] == [0, 2]
+    by_default = generate_playlist(art, [0, 2, 3, 4], count=5, mode="sonic-only")
+    assert [e.index for e in by_default.entries if e.is_seed] == [0, 2, 3]  # max_seeds 3
 
 
 def test_without_lead_seeds_the_order_still_alternates(tmp_path: Path) -> None:
@@ -842,3 +860,77 @@ def test_smoothest_transition_first_while_alternation_stays_possible(tmp_path: P
     entries = _playlist(art, [0], count=5, mode="sonic-only", max_per_artist=2)
     assert sorted(e.index for e in entries) == [0, 1, 2, 3, 4]
     assert entries[1].index == 3
+
+
+def test_without_lead_seeds_the_best_pick_opens_the_list(tmp_path: Path) -> None:
+    # Picks by score 1, 2, 3 (three artists); 3's end leads into 2's start, but with nothing
+    # placed yet there is no transition to follow.
+    sonic = np.array([[1, 0, 0, 0], [0.95, 0.31, 0, 0], [0.9, 0, 0.43, 0], [0.85, 0, 0, 0.52]])
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path,
+            sonic=sonic,
+            genre_raw=np.ones((4, 1)),
+            artists=list("sabc"),
+            sonic_start=np.eye(4) + 0.01,
+            sonic_end=np.eye(4)[[0, 0, 0, 2]] + 0.01,
+        )
+    )
+    entries = _playlist(art, [0], count=3, mode="sonic-only", max_seeds=0)
+    assert entries[0].index == 1
+
+
+def test_each_seed_gets_neighbours_when_the_later_seed_ranks_first(tmp_path: Path) -> None:
+    # Seed 0 at (1, 0), seed 1 at (0, 1); rows 2-5 close to seed 1 (scores 0.99-0.96), rows 6-9
+    # close to seed 0 (0.90-0.87): the interleaving must not hand every slot to seed 1.
+    near_1 = [[np.sqrt(1 - c * c), c] for c in (0.99, 0.98, 0.97, 0.96)]
+    near_0 = [[c, np.sqrt(1 - c * c)] for c in (0.90, 0.89, 0.88, 0.87)]
+    sonic = np.array([[1, 0], [0, 1], *near_1, *near_0])
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=sonic, genre_raw=np.ones((10, 1)), artists=[f"a{i}" for i in range(10)]
+        )
+    )
+    entries = _playlist(art, [0, 1], count=6, mode="sonic-only", max_per_album=10)
+    picks = sorted(e.index for e in entries if not e.is_seed)
+    assert picks == [2, 3, 6, 7]
+
+
+def test_trimming_to_alternate_drops_the_lowest_scored(tmp_path: Path) -> None:
+    # x: rows 1-4 at falling scores, y: row 5. Strict: x may fill at most half of the list.
+    sonic = _unit_at([1.0, 0.99, 0.98, 0.97, 0.96, 0.95])
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=sonic, genre_raw=np.ones((6, 1)), artists=["s", "x", "x", "x", "x", "y"]
+        )
+    )
+    entries = _playlist(art, [0], count=10, mode="sonic-only", max_per_artist=10, strict=True)
+    assert sorted(e.index for e in entries) == [0, 1, 2, 3, 5]
+
+
+def test_nearest_seed_over_many_seed_chunks() -> None:
+    # More seeds than one similarity block (256): the best seed may sit in any block.
+    rng = np.random.default_rng(5)
+    embedding = _unit_rows(rng.normal(size=(600, 8)))
+    seeds = list(range(0, 600, 2))
+    best, owner = nearest_seed(embedding, seeds)
+    sims = embedding @ embedding[seeds].T
+    np.testing.assert_allclose(best, sims.max(axis=1), atol=1e-6)
+    np.testing.assert_array_equal(owner, sims.argmax(axis=1))
+
+
+def test_default_count_exclude_and_avoid(tmp_path: Path) -> None:
+    # Row 0 (artist a, album al0) is the seed; row 1 is another artist on al0, row 10 is a on al1.
+    artists = ["a", *(f"b{i}" for i in range(1, 10)), "a", *(f"c{i}" for i in range(11, 40))]
+    art = load_artifacts(
+        write_artifacts(
+            tmp_path, sonic=np.ones((40, 2)), genre_raw=np.ones((40, 1)), artists=artists
+        )
+    )
+    assert len(_playlist(art, [0], mode="sonic-only")) == 30  # count defaults to 30
+    rows = {e.index for e in _playlist(art, [0], count=40, mode="sonic-only", exclude=[1, 10])}
+    assert rows == set(range(40)) - {1, 10}
+    by_artist = {e.index for e in _playlist(art, [0], count=40, mode="sonic-only", avoid="artist")}
+    assert 10 not in by_artist and 1 in by_artist
+    by_album = {e.index for e in _playlist(art, [0], count=40, mode="sonic-only", avoid="album")}
+    assert 10 in by_album and not by_album & set(range(1, 10))
