@@ -298,15 +298,19 @@ def _stft_frames(y: np.ndarray, first: int, last: int) -> tuple[dict[str, np.nda
 def _zero_crossing_rate(window: np.ndarray, n_frames: int) -> np.ndarray:
     """librosa.feature.zero_crossing_rate(center=False) of 2048-sample frames at hop 512 → (n,).
 
-    Counted once over the signal with a cumulative sum instead of per (overlapping) frame.
+    Sign changes are counted once per 512-sample block instead of per (overlapping) frame: a
+    frame [a, a + 2048) counts the changes between its own consecutive samples, i.e. four
+    blocks' counts less the change that leaves the frame at a + 2047.
     librosa's rule: samples within ±1e-10 count as zero, and zero counts as positive.
     """
+    blocks_per_frame = N_FFT // HOP_LENGTH
     negative = window < -1e-10
-    crossings = np.zeros(len(window), np.int64)
-    np.cumsum(negative[1:] != negative[:-1], out=crossings[1:])
-    starts = np.arange(n_frames) * HOP_LENGTH
-    # A frame [a, a + 2048) counts sign changes between its own consecutive samples.
-    counts = crossings[starts + N_FFT - 1] - crossings[starts]
+    # changes[i]: sign differs between samples i and i + 1 (zero past the window's end).
+    changes = np.zeros((n_frames + blocks_per_frame - 1) * HOP_LENGTH, bool)
+    np.not_equal(negative[1:], negative[:-1], out=changes[: len(window) - 1])
+    blocks = np.count_nonzero(changes.reshape(-1, HOP_LENGTH), axis=1)
+    counts = sum(blocks[k : k + n_frames] for k in range(blocks_per_frame))
+    counts -= changes[np.arange(n_frames) * HOP_LENGTH + N_FFT - 1]
     rate: np.ndarray = counts / N_FFT
     return rate
 
@@ -800,18 +804,27 @@ def _mean_tempogram(onset_env: np.ndarray, win_length: int) -> np.ndarray:
     window = scipy.signal.get_window("hann", win_length, fftbins=True).astype(np.float32)
     n_fft = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
     total = np.zeros(n_fft // 2 + 1, np.float64)
+    # Windowed frames are written straight into a zero-padded FFT buffer (no windowed
+    # temporary, no padding copy inside the FFT); the tail past win_length stays zero.
+    buffer = np.zeros((min(TEMPOGRAM_CHUNK_FRAMES, n), n_fft), np.float32)
     for first in range(0, n, TEMPOGRAM_CHUNK_FRAMES):
         last = min(first + TEMPOGRAM_CHUNK_FRAMES, n)
         frames = np.lib.stride_tricks.sliding_window_view(
             padded[first : last - 1 + win_length], win_length
         )
-        windowed = frames * window
-        spectrum = scipy.fft.rfft(windowed, n=n_fft, axis=1)  # (frames, bins)
-        power = spectrum.real**2 + spectrum.imag**2
+        rows = buffer[: last - first]
+        windowed = np.multiply(frames, window, out=rows[:, :win_length])
         # Lag 0 = the frame's energy; silent frames stay zero, as in librosa.
         energy = np.einsum("ij,ij->i", windowed, windowed, dtype=np.float64)
+        spectrum = scipy.fft.rfft(rows, axis=1)  # (frames, bins) complex64
+        # |X|² as squares of the interleaved real/imaginary parts, in place; a float32
+        # matrix-vector product sums them over frames (pairs added after).
+        power = spectrum.view(np.float32)
+        np.square(power, out=power)
         weight = np.where(energy > np.finfo(np.float32).tiny, 1.0 / np.maximum(energy, 1e-300), 0.0)
-        total += weight @ power
+        pairs = weight.astype(np.float32) @ power
+        total += pairs[0::2]
+        total += pairs[1::2]
     mean: np.ndarray = scipy.fft.irfft(total, n=n_fft)[:win_length] / n
     return mean
 
