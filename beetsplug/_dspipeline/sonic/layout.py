@@ -7,7 +7,7 @@ parameters every extractor of this layout must use.
 from __future__ import annotations
 
 EXTRACTOR_NAME = "beat3tower"
-EXTRACTOR_VERSION = "1.2.0"
+EXTRACTOR_VERSION = "1.3.0"
 
 SAMPLE_RATE = 22050  # Hz, analysis rate after resampling
 HOP_LENGTH = 512  # samples per frame
