@@ -169,7 +169,16 @@ class _MonoResampler:
 
 def decode(path: AudioPath) -> DecodedAudio:
     """Decode `path` to mono float32 at 22050 Hz; raises AnalysisError (reason codes above)."""
-    return _decode(path, keep=True)
+    with BlockDecoder(path) as decoder:
+        out = _Output(decoder.expected_samples() + SAMPLE_RATE)
+        for block in decoder.blocks():
+            out.append(block)
+        return DecodedAudio(
+            y=out.samples(),
+            source_sample_rate=decoder.source_sample_rate,
+            duration=decoder.duration,
+            audio_hash=decoder.audio_hash,
+        )
 
 
 def audio_hash(path: AudioPath) -> str:
@@ -177,38 +186,67 @@ def audio_hash(path: AudioPath) -> str:
 
     A full decode, but nothing is kept: the memory of a block, not of the track.
     """
-    return _decode(path, keep=False).audio_hash
+    with BlockDecoder(path) as decoder:
+        for _ in decoder.blocks():
+            pass
+        return decoder.audio_hash
 
 
-def _decode(path: AudioPath, *, keep: bool) -> DecodedAudio:
-    fs_path = Path(os.fsdecode(path))  # surrogates for undecodable bytes: open() restores them
-    _check_file(fs_path)
-    container = _open(fs_path)
-    with container:
-        if not container.streams.audio:
-            raise AnalysisError("unsupported", f"{fs_path}: no audio stream")
-        stream = container.streams.audio[0]
-        if stream.codec_context is None:
-            raise AnalysisError("no_decoder", f"{fs_path}: FFmpeg has no decoder for its codec")
-        rate, channels, format_name = stream.rate, stream.channels, container.format.name
-        if rate <= 0 or channels <= 0:  # FFmpeg guessed the format from the name alone
-            raise AnalysisError(
-                "corrupt", f"{fs_path}: not a valid {format_name} file (no stream parameters)"
-            )
-        declared = _declared_seconds(fs_path, container, stream)
-        out = _Output(int((declared or 0.0) * SAMPLE_RATE * 1.05) + SAMPLE_RATE if keep else 0)
+class BlockDecoder:
+    """One file decoded block by block: mono float32 blocks at 22050 Hz from `blocks()`.
+
+    Opening checks the file (missing, unreadable, empty, unsupported, no_decoder, corrupt);
+    `blocks()` raises corrupt, empty or truncated when the stream ends, after its last block,
+    and sets `duration` and `audio_hash` when it ends cleanly. Use as a context manager (the
+    container closes on exit, also when the caller stops early).
+    """
+
+    def __init__(self, path: AudioPath) -> None:
+        self.path = Path(os.fsdecode(path))  # surrogates for undecodable bytes: open() restores
+        _check_file(self.path)
+        self._container = _open(self.path)
+        try:
+            if not self._container.streams.audio:
+                raise AnalysisError("unsupported", f"{self.path}: no audio stream")
+            self._stream = self._container.streams.audio[0]
+            if self._stream.codec_context is None:
+                raise AnalysisError(
+                    "no_decoder", f"{self.path}: FFmpeg has no decoder for its codec"
+                )
+            rate, channels = self._stream.rate, self._stream.channels
+            if rate <= 0 or channels <= 0:  # FFmpeg guessed the format from the name alone
+                raise AnalysisError(
+                    "corrupt",
+                    f"{self.path}: not a valid {self._container.format.name} file "
+                    "(no stream parameters)",
+                )
+        except BaseException:
+            self._container.close()
+            raise
+        self.source_sample_rate: int = rate
+        self._channels: int = channels
+        # How long the file says it is (None when it does not say); may be wrong (VBR MP3).
+        self.declared_seconds = _declared_seconds(self.path, self._container, self._stream)
+        self.duration = 0.0  # seconds of source audio decoded; final once blocks() ends
+        self.audio_hash = ""  # set when blocks() ends cleanly
+
+    def __enter__(self) -> BlockDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+    def expected_samples(self) -> int:
+        """Output samples the declared length promises, plus 5 % (0 when undeclared)."""
+        return int((self.declared_seconds or 0.0) * SAMPLE_RATE * 1.05)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        fs_path, container, stream = self.path, self._container, self._stream
         hasher = hashlib.blake2b(digest_size=16)
         # The format facts are part of the content: same samples at another rate are other audio.
-        hasher.update(f"{rate}:{channels}:".encode())
+        hasher.update(f"{self.source_sample_rate}:{self._channels}:".encode())
         mono = _MonoResampler()
         seconds, packets, bad_packets, error = 0.0, 0, 0, ""
-
-        def take(blocks: Iterator[np.ndarray]) -> None:
-            for block in blocks:
-                hasher.update(block.tobytes())
-                if keep:
-                    out.append(block)
-
         try:
             for packet in container.demux(stream):
                 packets += 1
@@ -221,34 +259,35 @@ def _decode(path: AudioPath, *, keep: bool) -> DecodedAudio:
                     continue
                 for frame in frames:
                     seconds += frame.samples / frame.sample_rate
-                    take(mono.push(frame))
+                    for block in mono.push(frame):
+                        hasher.update(block.tobytes())
+                        yield block
         except av.error.FFmpegError as exc:  # the demuxer gave up: the data ends here
             bad_packets += 1
             error = _ffmpeg_error(exc)
-        take(mono.flush())
-    if seconds == 0:
-        if error:
-            raise AnalysisError("corrupt", f"{fs_path}: no decodable audio ({error})")
-        raise AnalysisError("empty", f"{fs_path}: no audio frames")
-    if bad_packets > packets // 2:
-        raise AnalysisError(
-            "corrupt", f"{fs_path}: {bad_packets} of {packets} packets undecodable ({error})"
+        for block in mono.flush():
+            hasher.update(block.tobytes())
+            yield block
+        if seconds == 0:
+            if error:
+                raise AnalysisError("corrupt", f"{fs_path}: no decodable audio ({error})")
+            raise AnalysisError("empty", f"{fs_path}: no audio frames")
+        if bad_packets > packets // 2:
+            raise AnalysisError(
+                "corrupt", f"{fs_path}: {bad_packets} of {packets} packets undecodable ({error})"
+            )
+        declared = self.declared_seconds
+        short = declared is not None and seconds < declared * (1 - TRUNCATION_TOLERANCE) - (
+            TRUNCATION_SLACK_SECONDS
         )
-    short = declared is not None and seconds < declared * (1 - TRUNCATION_TOLERANCE) - (
-        TRUNCATION_SLACK_SECONDS
-    )
-    if short or _ogg_cut(fs_path, format_name):
-        if declared is not None and short:
-            why = f"decoded {seconds:.1f} s of the {declared:.1f} s its header declares"
-        else:
-            why = f"decoded {seconds:.1f} s, then the stream ends without its last page"
-        raise AnalysisError("truncated", f"{fs_path}: truncated, {why}")
-    return DecodedAudio(
-        y=out.samples() if keep else np.zeros(0, np.float32),
-        source_sample_rate=rate,
-        duration=seconds,
-        audio_hash=hasher.hexdigest(),
-    )
+        if short or _ogg_cut(fs_path, container.format.name):
+            if declared is not None and short:
+                why = f"decoded {seconds:.1f} s of the {declared:.1f} s its header declares"
+            else:
+                why = f"decoded {seconds:.1f} s, then the stream ends without its last page"
+            raise AnalysisError("truncated", f"{fs_path}: truncated, {why}")
+        self.duration = seconds
+        self.audio_hash = hasher.hexdigest()
 
 
 def _check_file(path: Path) -> None:

@@ -6,25 +6,27 @@ of the full track's features; only cheap steps (log-mel, onset envelope, beats, 
 the few STFT frames at a cut) are redone per segment. docs/sonic-features.md has the layout,
 the shortcuts and how close they stay to plain librosa calls.
 
-Memory stays bounded: the STFT, CQT and tempogram run over chunks of frames, so no whole-track
-spectrogram exists; what stays resident is the signal, a 128-band mel power spectrogram and a
-few small frame-level features.
+Memory stays bounded: the decoder's blocks feed the STFT and CQT chunk by chunk as they
+arrive (_Stream), so neither the whole signal nor a whole-track spectrogram ever exists; what
+stays resident is a sliding window of samples, a 128-band mel spectrogram in dB and a few small
+frame-level features, all float32.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .decode import AnalysisError, AudioPath, decode
+from .decode import AnalysisError, AudioPath, BlockDecoder
 from .layout import (
     GRID_SECONDS,
     HOP_LENGTH,
@@ -44,7 +46,6 @@ __all__ = [
     "analyse_file",
     "analyse_signal",
     "chroma_chunked",
-    "frame_features",
     "segment_features",
     "spectral_shape",
     "warm_up",
@@ -53,10 +54,17 @@ __all__ = [
 MIN_SECONDS = 1.0  # shorter signals carry no usable rhythm or timbre statistics
 SILENCE_PEAK = 1e-4  # peak amplitude below -80 dBFS counts as silence
 STFT_CHUNK_FRAMES = 512  # ~12 s per STFT chunk: its arrays (2 MB each) stay cache-friendly
-CQT_CHUNK_FRAMES = 4096  # ~95 s per CQT chunk: bounds its buffers to ~40 MB; each chunk
-# rebuilds librosa's filter basis (~0.05 s), so not smaller
-# Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing.
-CQT_MARGIN_FRAMES = 128
+CQT_CHUNK_FRAMES = 2048  # ~48 s per CQT chunk: its buffers peak at ~19 MiB (4096: ~36 MiB)
+# Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing:
+# chunked chroma stays within 1e-6 of one pass at 80 frames (64: 1.5e-5, 48: 5e-4).
+CQT_MARGIN_FRAMES = 80
+SUMMARY_CHUNK_FRAMES = 4096  # frames per step of the onset envelope and the MFCC DCT
+SIGNAL_BLOCK = 1 << 15  # samples per block when an in-memory signal goes through the stream
+# Samples the stream keeps at its end: the end segment's frames at both of its cuts.
+TAIL_SAMPLES = int(SEGMENT_SECONDS * SAMPLE_RATE) + HOP_LENGTH + N_FFT
+# Slack kept around the mid segment's cuts predicted from the declared length; a file whose
+# decoded length moves the cut further (VBR MP3 without a header) is decoded a second time.
+MID_SLACK = 5 * SAMPLE_RATE
 TEMPOGRAM_CHUNK_FRAMES = 512  # ~5 MB of FFT buffers per chunk
 # Frames at each segment end recomputed with the segment's own padding (STFT window reach: 2).
 SEGMENT_EDGE_FRAMES = 4
@@ -89,13 +97,17 @@ class TrackFeatures:
     audio_hash: str  # content hash of the decoded audio
 
 
-@dataclass(frozen=True)
+@dataclass
 class FrameFeatures:
-    """Frame-level features at hop 512 of a 22050 Hz signal; every array ends in n frames."""
+    """Frame-level features at hop 512 of a 22050 Hz signal; every array ends in n frames.
 
-    mel_power: np.ndarray  # (128, n) mel power spectrogram (not yet in dB)
-    contrast_peak: np.ndarray  # (7, n) spectral-contrast band peaks (linear magnitude)
-    contrast_valley: np.ndarray  # (7, n) band valleys; contrast = dB(peak) - dB(valley)
+    dB values carry no floor yet: librosa's top_db floor is relative to the maximum of the
+    stretch analysed (track or segment), which summarise() applies.
+    """
+
+    mel_db: np.ndarray  # (128, n) mel power spectrogram, 10·log10
+    contrast_peak_db: np.ndarray  # (7, n) spectral-contrast band peaks, 10·log10 (as librosa)
+    contrast_valley_db: np.ndarray  # (7, n) band valleys; contrast = peak_db - valley_db
     rolloff: np.ndarray  # (n,) Hz
     centroid: np.ndarray  # (n,) Hz
     bandwidth: np.ndarray  # (n,) Hz
@@ -103,6 +115,9 @@ class FrameFeatures:
     chroma: np.ndarray  # (12, n) constant-Q chroma, max-normalised per frame
     tonnetz: np.ndarray  # (6, n)
     n_samples: int  # signal length the frames cover
+
+
+_Refetch = Callable[[list[tuple[int, int]]], list[np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -117,10 +132,40 @@ class _BeatSummary:
 
 
 def analyse_file(path: AudioPath) -> TrackFeatures:
-    """Decode `path` once and compute its beat3tower vectors; raises AnalysisError."""
-    audio = decode(path)
+    """Decode `path` once, block by block, into its beat3tower vectors; raises AnalysisError.
+
+    The whole signal never exists in memory: frame features are computed from the decoder's
+    blocks as they arrive (see _Stream).
+    """
     name = os.fsdecode(path)
-    return _analyse(audio.y, audio.source_sample_rate, audio.duration, audio.audio_hash, name)
+    with BlockDecoder(path) as decoder, _one_blas_thread():
+        with _internal_errors(name):
+            warm_up()
+        declared = decoder.declared_seconds
+        expected = round(declared * SAMPLE_RATE) if declared else None
+        stream = _Stream(name, expected, lambda ranges: _refetch(path, ranges))
+        for block in decoder.blocks():
+            stream.feed(block)
+        features = stream.finish(decoder.source_sample_rate, decoder.duration)
+    return dataclasses.replace(features, audio_hash=decoder.audio_hash)
+
+
+def _refetch(path: AudioPath, ranges: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Samples [lo, hi) of the decoded signal for each range, by decoding `path` again (only up
+    to the last range). For the rare file whose declared length was wrong or missing."""
+    out = [np.zeros(hi - lo, np.float32) for lo, hi in ranges]
+    stop = max(hi for _, hi in ranges)
+    offset = 0
+    with BlockDecoder(path) as decoder:
+        for block in decoder.blocks():
+            for (lo, hi), dest in zip(ranges, out, strict=True):
+                a, b = max(lo, offset), min(hi, offset + len(block))
+                if a < b:
+                    dest[a - lo : b - lo] = block[a - offset : b - offset]
+            offset += len(block)
+            if offset >= stop:
+                break
+    return out
 
 
 def analyse_signal(y: np.ndarray, sr: int) -> TrackFeatures:
@@ -135,7 +180,11 @@ def analyse_signal(y: np.ndarray, sr: int) -> TrackFeatures:
         import soxr
 
         y = soxr.resample(y, sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return _analyse(y, sr, duration, digest.hexdigest(), "signal")
+    with _internal_errors("signal"):
+        warm_up()
+    with _one_blas_thread():
+        features = _signal_features(y, "signal", sr, duration)
+    return dataclasses.replace(features, audio_hash=digest.hexdigest())
 
 
 @functools.cache
@@ -151,7 +200,8 @@ def warm_up() -> None:
     clicks = np.zeros(3 * SAMPLE_RATE, np.float32)
     clicks[:: SAMPLE_RATE // 2] = 1.0
     with _compile_lock():
-        _track_vectors(clicks + 0.01 * rng.standard_normal(len(clicks)).astype(np.float32))
+        noisy = clicks + 0.01 * rng.standard_normal(len(clicks)).astype(np.float32)
+        _signal_features(noisy, "warm-up", SAMPLE_RATE, 3.0)
 
 
 @contextlib.contextmanager
@@ -175,39 +225,20 @@ def _compile_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _analyse(
-    y: np.ndarray, source_sr: int, duration: float, audio_hash: str, name: str
-) -> TrackFeatures:
-    if not np.all(np.isfinite(y)):
-        raise AnalysisError("corrupt", f"{name}: decoded samples contain NaN or infinity")
-    if len(y) < MIN_SECONDS * SAMPLE_RATE:
-        raise AnalysisError(
-            "too_short", f"{name}: {len(y) / SAMPLE_RATE:.2f} s of audio, need {MIN_SECONDS:g} s"
-        )
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
-        raise AnalysisError("silent", f"{name}: silent (peak below -80 dBFS)")
-    try:
-        warm_up()
-        with _one_blas_thread():
-            full, start, mid, end = _track_vectors(y)
-    except Exception as exc:  # callers get one exception type, whatever librosa raises
-        message = f"{name}: feature extraction failed ({type(exc).__name__}: {exc})"
-        raise AnalysisError("internal", message) from exc
-    return TrackFeatures(
-        full=full.vector,
-        start=start,
-        mid=mid,
-        end=end,
-        duration=duration,
-        sample_rate=int(source_sr),
-        n_beats=full.n_beats,
-        beat_fallback=full.fallback,
-        bpm=full.bpm,
-        tempo_stability=full.tempo_stability,
-        half_tempo_likely=full.half_tempo_likely,
-        double_tempo_likely=full.double_tempo_likely,
-        audio_hash=audio_hash,
-    )
+def _internal_errors(name: str) -> contextlib.AbstractContextManager[None]:
+    return _InternalErrors(name)
+
+
+class _InternalErrors(contextlib.AbstractContextManager[None]):
+    """Callers get one exception type, whatever librosa raises: AnalysisError("internal")."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, AnalysisError):
+            message = f"{self._name}: feature extraction failed ({type(exc).__name__}: {exc})"
+            raise AnalysisError("internal", message) from exc
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
@@ -222,50 +253,343 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     return limits
 
 
-def _track_vectors(y: np.ndarray) -> tuple[_BeatSummary, np.ndarray, np.ndarray, np.ndarray]:
-    """Full-track summary and the start/mid/end vectors (segment rules of the layout)."""
-    frames = frame_features(y)
-    full = summarise(frames)
-    duration = len(y) / SAMPLE_RATE
-    if duration <= SEGMENT_MIN_TRACK_SECONDS:
-        return full, full.vector.copy(), full.vector.copy(), full.vector.copy()
-    seg_samples = int(SEGMENT_SECONDS * SAMPLE_RATE)
-    mid_start = round(max(0.0, duration / 2 - SEGMENT_SECONDS / 2) * SAMPLE_RATE)
-    segments = []
-    for start_sample in (0, mid_start, len(y) - seg_samples):
-        # Segments start on the frame grid (≤ 11.6 ms from the nominal time).
-        first = min(round(start_sample / HOP_LENGTH), (len(y) - seg_samples) // HOP_LENGTH)
-        seg = summarise(segment_features(y, frames, first, seg_samples))
-        # A segment without enough beats of its own falls back to the full-track vector.
-        segments.append(full.vector.copy() if seg.fallback else seg.vector)
-    return full, segments[0], segments[1], segments[2]
+def _signal_features(
+    y: np.ndarray, name: str, source_sr: int, duration: float, block: int = SIGNAL_BLOCK
+) -> TrackFeatures:
+    """An in-memory signal through the same block-by-block path as a decoded file."""
+    stream = _Stream(name, len(y), lambda ranges: [y[lo:hi] for lo, hi in ranges])
+    for start in range(0, len(y), block):
+        stream.feed(y[start : start + block])
+    return stream.finish(source_sr, duration)
 
 
-def frame_features(y: np.ndarray) -> FrameFeatures:
-    """All frame-level features of `y` (n,) float32 at 22050 Hz, computed chunk by chunk."""
-    import librosa
+class _Samples:
+    """A sliding stretch [base, end) of a mono signal that arrives block by block.
 
-    n_frames = 1 + len(y) // HOP_LENGTH
-    parts: dict[str, list[np.ndarray]] = {}
-    pitches: list[np.ndarray] = []
-    magnitudes: list[np.ndarray] = []
-    for first in range(0, n_frames, STFT_CHUNK_FRAMES):
-        last = min(first + STFT_CHUNK_FRAMES, n_frames)
-        features, mag = _stft_frames(y, first, last)
-        for key, value in features.items():
-            parts.setdefault(key, []).append(value)
-        pitch, magnitude = _tuning_peaks(mag[:, ::TUNING_STRIDE])
-        pitches.append(pitch)
-        magnitudes.append(magnitude)
-        del mag
-    tuning = _pooled_tuning(np.concatenate(pitches), np.concatenate(magnitudes))
-    chroma = chroma_chunked(y, tuning, n_frames)
-    return FrameFeatures(
-        **{k: np.concatenate(v, axis=-1) for k, v in parts.items()},
-        chroma=chroma,
-        tonnetz=librosa.feature.tonnetz(chroma=chroma, sr=SAMPLE_RATE),
-        n_samples=len(y),
+    `view()` gives it as an array whose index 0 is sample `base`, a multiple of HOP_LENGTH: frame
+    k of the signal is frame k - base // HOP_LENGTH of the view, so the frame kernels take the
+    view as they would take the whole signal. Appending is amortised O(1): the live stretch
+    moves to the front of its buffer only when the buffer is full.
+    """
+
+    def __init__(self) -> None:
+        self._data = np.empty(1 << 20, np.float32)
+        self._start = 0  # index in _data of sample `base`
+        self.base = 0
+        self.end = 0
+
+    def append(self, block: np.ndarray) -> None:
+        size = self.end - self.base
+        if self._start + size + len(block) > len(self._data):
+            grown = self._data
+            if 2 * (size + len(block)) > len(self._data):
+                grown = np.empty(2 * (size + len(block)), np.float32)
+            grown[:size] = self._data[self._start : self._start + size].copy()
+            self._data, self._start = grown, 0
+        self._data[self._start + size : self._start + size + len(block)] = block
+        self.end += len(block)
+
+    def drop_before(self, sample: int) -> None:
+        sample = min(sample, self.end) // HOP_LENGTH * HOP_LENGTH
+        if sample > self.base:
+            self._start += sample - self.base
+            self.base = sample
+
+    def view(self) -> np.ndarray:
+        return self._data[self._start : self._start + self.end - self.base]
+
+    def get(self, lo: int, hi: int) -> np.ndarray | None:
+        """A copy of samples [lo, hi) if they are all held, else None."""
+        if lo < self.base or hi > self.end:
+            return None
+        return self.view()[lo - self.base : hi - self.base].copy()
+
+
+class _Kept:
+    """Samples [lo, hi) of a signal, copied out of its blocks as they pass."""
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = max(lo, 0), max(hi, 0)
+        self.data = np.zeros(self.hi - self.lo, np.float32)
+
+    def take(self, offset: int, block: np.ndarray) -> None:
+        a, b = max(self.lo, offset), min(self.hi, offset + len(block))
+        if a < b:
+            self.data[a - self.lo : b - self.lo] = block[a - offset : b - offset]
+
+    def get(self, lo: int, hi: int, end: int) -> np.ndarray | None:
+        if lo < self.lo or hi > min(self.hi, end):
+            return None
+        return self.data[lo - self.lo : hi - self.lo].copy()
+
+
+# Rows of each frame feature as the stream stores them (float32; dB values without a floor).
+_STORED_ROWS = {
+    "mel_db": 128,
+    "contrast_peak_db": 7,
+    "contrast_valley_db": 7,
+    "rolloff": 1,
+    "centroid": 1,
+    "bandwidth": 1,
+    "zcr": 1,
+    "chroma": 12,
+    "tonnetz": 6,
+}
+
+
+class _FrameStore:
+    """Frame features filled chunk by chunk into preallocated float32 arrays.
+
+    Sized from the declared length: pages of np.empty that are never written stay unmapped, so
+    a generous guess costs nothing; a longer stream grows the arrays (one copy each).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._arrays = {
+            k: np.empty((rows, capacity), np.float32) for k, rows in _STORED_ROWS.items()
+        }
+
+    def put(self, first: int, values: dict[str, np.ndarray]) -> None:
+        for name, value in values.items():
+            array = self._arrays[name]
+            last = first + value.shape[-1]
+            if last > array.shape[1]:
+                grown = np.empty((array.shape[0], max(last, array.shape[1] * 3 // 2)), np.float32)
+                grown[:, :first] = array[:, :first]
+                self._arrays[name] = array = grown
+            array[:, first:last] = value
+
+    def take(self, n_frames: int, n_samples: int) -> FrameFeatures:
+        """The first n_frames frames as FrameFeatures; the store lets go of its arrays."""
+        arrays, self._arrays = self._arrays, {}
+        fields = {
+            k: (v[0, :n_frames] if _STORED_ROWS[k] == 1 else v[:, :n_frames])
+            for k, v in arrays.items()
+        }
+        return FrameFeatures(**fields, n_samples=n_samples)
+
+
+def _stored(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """_stft_frames' features as the store keeps them: power and magnitudes in dB."""
+    stored = {k: v for k, v in features.items() if k in _STORED_ROWS}
+    stored["mel_db"] = _db(features["mel_power"])
+    stored["contrast_peak_db"] = _db(features["contrast_peak"])
+    stored["contrast_valley_db"] = _db(features["contrast_valley"])
+    return stored
+
+
+def _db(power: np.ndarray) -> np.ndarray:
+    """librosa.power_to_db(power) before its top_db floor (which _floor applies per stretch)."""
+    db: np.ndarray = np.maximum(power, 1e-10)
+    np.log10(db, out=db)
+    db *= 10.0
+    return db
+
+
+def _floor(db: np.ndarray) -> np.ndarray:
+    """librosa.power_to_db's top_db=80 floor, relative to this stretch's maximum, in place."""
+    np.maximum(db, db.max() - 80.0, out=db)
+    return db
+
+
+class _Stream:
+    """Frame features and beat3tower vectors of a signal fed block by block.
+
+    STFT features run in chunks of STFT_CHUNK_FRAMES as soon as a chunk's samples are in, the
+    constant-Q chroma in chunks of CQT_CHUNK_FRAMES once their context margin is in too, and
+    samples no later frame needs are dropped. What stays resident: the frame features (float32,
+    ~660 bytes per frame: 6.7 MB per 5 minutes), a sliding window of samples (the CQT chunk and
+    its margins, at least the last 30 s for the end segment) and the few samples at the start
+    and predicted mid segment cuts (see _segment_samples).
+
+    Chroma tuning: the CQT of frames [first, last) uses the tuning pooled from the STFT frames
+    [0, last), re-estimated whenever the pooled peaks have doubled: a track that fits one CQT
+    chunk gets its whole-track estimate, a longer one the estimate of what came before.
+    """
+
+    def __init__(self, name: str, declared: int | None, refetch: _Refetch) -> None:
+        self.name = name
+        self._refetch = refetch
+        self._declared = declared
+        capacity = int((declared or SEGMENT_SECONDS * 10 * SAMPLE_RATE) * 1.05) // HOP_LENGTH
+        self._store = _FrameStore(capacity + STFT_CHUNK_FRAMES)
+        self._samples = _Samples()
+        self._stft_done = self._chroma_done = 0
+        self._pitch: list[np.ndarray] = []
+        self._magnitude: list[np.ndarray] = []
+        self._pooled = [0]  # peaks pooled after each STFT chunk
+        self._tuning = (0, 0.0)  # (peaks it was estimated from, tuning)
+        self._peak = 0.0
+        self._finite = True
+        seg = int(SEGMENT_SECONDS * SAMPLE_RATE)
+        kept = [_Kept(lo, hi) for lo, hi in _edge_ranges(0, seg)]
+        if declared and declared / SAMPLE_RATE > SEGMENT_MIN_TRACK_SECONDS:
+            mid = _segment_firsts(declared)[1]
+            kept += [_Kept(lo - MID_SLACK, hi + MID_SLACK) for lo, hi in _edge_ranges(mid, seg)]
+        self._kept = kept
+
+    def feed(self, block: np.ndarray) -> None:
+        if not self._finite or len(block) == 0:
+            return
+        if not np.all(np.isfinite(block)):
+            self._finite = False  # reported once the decoder has had its say
+            return
+        self._peak = max(self._peak, float(np.max(np.abs(block))))
+        for kept in self._kept:
+            kept.take(self._samples.end, block)
+        self._samples.append(block)
+        with _internal_errors(self.name):
+            self._advance(None)
+
+    def finish(self, source_sr: int, duration: float) -> TrackFeatures:
+        """The track's vectors (audio_hash left empty for the caller); raises AnalysisError."""
+        name, n = self.name, self._samples.end
+        if not self._finite:
+            raise AnalysisError("corrupt", f"{name}: decoded samples contain NaN or infinity")
+        if n < MIN_SECONDS * SAMPLE_RATE:
+            raise AnalysisError(
+                "too_short", f"{name}: {n / SAMPLE_RATE:.2f} s of audio, need {MIN_SECONDS:g} s"
+            )
+        if self._peak < SILENCE_PEAK:
+            raise AnalysisError("silent", f"{name}: silent (peak below -80 dBFS)")
+        with _internal_errors(name):
+            self._advance(1 + n // HOP_LENGTH)
+            full, start, mid, end = self._vectors(n)
+        return TrackFeatures(
+            full=full.vector,
+            start=start,
+            mid=mid,
+            end=end,
+            duration=duration,
+            sample_rate=int(source_sr),
+            n_beats=full.n_beats,
+            beat_fallback=full.fallback,
+            bpm=full.bpm,
+            tempo_stability=full.tempo_stability,
+            half_tempo_likely=full.half_tempo_likely,
+            double_tempo_likely=full.double_tempo_likely,
+            audio_hash="",
+        )
+
+    def _advance(self, n_frames: int | None) -> None:
+        """Compute every chunk whose samples are in; all the rest once n_frames is known."""
+        import librosa
+
+        samples = self._samples
+        view, offset, end = samples.view(), samples.base // HOP_LENGTH, samples.end
+        while n_frames is None or self._stft_done < n_frames:
+            first = self._stft_done
+            last = first + STFT_CHUNK_FRAMES
+            if n_frames is not None:
+                last = min(last, n_frames)
+            elif (last - 1) * HOP_LENGTH + N_FFT // 2 > end:
+                break
+            features, mag = _stft_frames(view, first - offset, last - offset)
+            self._store.put(first, _stored(features))
+            pitch, magnitude = _tuning_peaks(mag[:, ::TUNING_STRIDE])
+            del mag
+            self._pitch.append(pitch)
+            self._magnitude.append(magnitude)
+            self._pooled.append(self._pooled[-1] + len(pitch))
+            self._stft_done = last
+        while n_frames is None or self._chroma_done < n_frames:
+            first = self._chroma_done
+            last = first + CQT_CHUNK_FRAMES
+            if n_frames is not None:
+                last = min(last, n_frames)
+            elif (last + CQT_MARGIN_FRAMES) * HOP_LENGTH > end:
+                break
+            tuning = self._tuning_until(last, final=last == n_frames)
+            chroma = _chroma_frames(view, tuning, first - offset, last - offset)
+            tonnetz = librosa.feature.tonnetz(chroma=chroma, sr=SAMPLE_RATE)
+            self._store.put(first, {"chroma": chroma, "tonnetz": tonnetz})
+            self._chroma_done = last
+        samples.drop_before(
+            min(
+                self._stft_done * HOP_LENGTH - N_FFT // 2,
+                (self._chroma_done - CQT_MARGIN_FRAMES) * HOP_LENGTH,
+                end - TAIL_SAMPLES,
+            )
+        )
+
+    def _tuning_until(self, last: int, *, final: bool) -> float:
+        """Tuning pooled from STFT frames [0, last), re-estimated when the pool has doubled
+        since the last estimate and for the final chunk (a whole-track estimate)."""
+        chunks = min(-(-last // STFT_CHUNK_FRAMES), len(self._pooled) - 1)
+        count = self._pooled[chunks]
+        if count >= 2 * self._tuning[0] or (final and count > self._tuning[0]):
+            pitch = np.concatenate(self._pitch[:chunks]) if chunks else np.zeros(0)
+            magnitude = np.concatenate(self._magnitude[:chunks]) if chunks else np.zeros(0)
+            self._tuning = (count, _pooled_tuning(pitch, magnitude))
+        return self._tuning[1]
+
+    def _vectors(self, n: int) -> tuple[_BeatSummary, np.ndarray, np.ndarray, np.ndarray]:
+        """Full-track summary and the start/mid/end vectors (segment rules of the layout)."""
+        frames = self._store.take(1 + n // HOP_LENGTH, n)
+        if n / SAMPLE_RATE <= SEGMENT_MIN_TRACK_SECONDS:
+            full = summarise(frames)
+            return full, full.vector.copy(), full.vector.copy(), full.vector.copy()
+        firsts = _segment_firsts(n)
+        segments = [
+            segment_features(samples, frames, first)
+            for first, samples in zip(firsts, self._segment_samples(firsts), strict=True)
+        ]
+        full = summarise(frames)  # after the segments copied their frames: it consumes them
+        vectors = []
+        for segment in segments:
+            summary = summarise(segment)
+            # A segment without enough beats of its own falls back to the full-track vector.
+            vectors.append(full.vector.copy() if summary.fallback else summary.vector)
+        return full, vectors[0], vectors[1], vectors[2]
+
+    def _segment_samples(self, firsts: tuple[int, ...]) -> list[np.ndarray]:
+        """Each segment's samples as segment_features reads them: its edges (head and tail),
+        zeros between. From the sliding window (end segment), the kept start and predicted mid
+        edges, or, when the declared length was wrong or missing, a second decode."""
+        seg = int(SEGMENT_SECONDS * SAMPLE_RATE)
+        ranges = [r for first in firsts for r in _edge_ranges(first, seg)]
+        pieces = [self._held(lo, hi) for lo, hi in ranges]
+        missing = [i for i, piece in enumerate(pieces) if piece is None]
+        if missing:
+            for i, piece in zip(missing, self._refetch([ranges[i] for i in missing]), strict=True):
+                pieces[i] = piece
+        out = []
+        for k, first in enumerate(firsts):
+            segment = np.zeros(seg, np.float32)
+            for i in (2 * k, 2 * k + 1):
+                lo, hi = ranges[i]
+                segment[lo - first * HOP_LENGTH : hi - first * HOP_LENGTH] = pieces[i]
+            out.append(segment)
+        return out
+
+    def _held(self, lo: int, hi: int) -> np.ndarray | None:
+        piece = self._samples.get(lo, hi)
+        for kept in self._kept:
+            if piece is None:
+                piece = kept.get(lo, hi, self._samples.end)
+        return piece
+
+
+def _segment_firsts(n: int) -> tuple[int, int, int]:
+    """First frames of the start, mid and end segments of an n-sample signal (layout rules):
+    segments start on the frame grid, ≤ 11.6 ms from the nominal time."""
+    seg = int(SEGMENT_SECONDS * SAMPLE_RATE)
+    mid_start = round(max(0.0, n / SAMPLE_RATE / 2 - SEGMENT_SECONDS / 2) * SAMPLE_RATE)
+    start, mid, end = (
+        min(round(sample / HOP_LENGTH), (n - seg) // HOP_LENGTH)
+        for sample in (0, mid_start, n - seg)
     )
+    return start, mid, end
+
+
+def _edge_ranges(first: int, n_samples: int) -> list[tuple[int, int]]:
+    """The samples segment_features reads of the segment starting at frame `first`: the
+    windows of its SEGMENT_EDGE_FRAMES first and last frames (absolute [lo, hi) ranges)."""
+    count = 1 + n_samples // HOP_LENGTH
+    start = first * HOP_LENGTH
+    head = (SEGMENT_EDGE_FRAMES - 1) * HOP_LENGTH + N_FFT // 2
+    tail = (count - SEGMENT_EDGE_FRAMES) * HOP_LENGTH - N_FFT // 2
+    return [(start, start + min(head, n_samples)), (start + max(tail, 0), start + n_samples)]
 
 
 def _stft_frames(y: np.ndarray, first: int, last: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -380,17 +704,15 @@ def _hann() -> np.ndarray:
     return window
 
 
-def segment_features(
-    y: np.ndarray, frames: FrameFeatures, first: int, n_samples: int
-) -> FrameFeatures:
-    """Features of y[first*512 : first*512 + n_samples] as if that audio were analysed alone.
+def segment_features(segment: np.ndarray, frames: FrameFeatures, first: int) -> FrameFeatures:
+    """Features of the segment starting at frame `first`, as if its audio were analysed alone.
 
     Interior frames are the full track's; the few STFT frames at each end, whose windows reach
-    past the segment, are recomputed with the zero/edge padding a separate analysis would see
-    (an onset spike at the cut decides which leading beats the tracker trims).
+    past the segment, are recomputed from `segment` (the segment's samples; only the windows of
+    _edge_ranges are read) with the zero/edge padding a separate analysis would see (an onset
+    spike at the cut decides which leading beats the tracker trims).
     """
-    count = 1 + n_samples // HOP_LENGTH
-    segment = y[first * HOP_LENGTH : first * HOP_LENGTH + n_samples]
+    count = 1 + len(segment) // HOP_LENGTH
     fields = {
         name: np.array(value[..., first : first + count])
         for name, value in vars(frames).items()
@@ -399,9 +721,9 @@ def segment_features(
     edge = SEGMENT_EDGE_FRAMES
     for lo, hi in ((0, edge), (count - edge, count)):
         patch, _ = _stft_frames(segment, lo, hi)
-        for name, value in patch.items():
+        for name, value in _stored(patch).items():
             fields[name][..., lo:hi] = value
-    return FrameFeatures(**fields, n_samples=n_samples)
+    return FrameFeatures(**fields, n_samples=len(segment))
 
 
 @functools.cache
@@ -491,31 +813,47 @@ def chroma_chunked(
     chunk_frames: int = CQT_CHUNK_FRAMES,
     margin_frames: int = CQT_MARGIN_FRAMES,
 ) -> np.ndarray:
-    """Constant-Q chroma (12, n_frames) of `y` at 22050 Hz, hop 512, over overlapping chunks.
+    """Constant-Q chroma (12, n_frames) of `y` at 22050 Hz, hop 512, over overlapping chunks
+    (see _chroma_frames)."""
+    out = np.empty((12, n_frames), np.float32)
+    for first in range(0, n_frames, chunk_frames):
+        last = min(first + chunk_frames, n_frames)
+        out[:, first:last] = _chroma_frames(
+            y, tuning, first, last, decimate=decimate, margin_frames=margin_frames
+        )
+    return out
 
-    With `decimate`, the CQT runs on the signal resampled to 11025 Hz with hop 256: the top
-    analysed pitch (B7, ~4 kHz) stays well below the new Nyquist, every octave's FFTs halve,
-    and chroma values stay close to librosa.feature.chroma_cqt at 22050 Hz (see
-    docs/sonic-features.md for the measured error).
+
+def _chroma_frames(
+    y: np.ndarray,
+    tuning: float,
+    first: int,
+    last: int,
+    *,
+    decimate: bool = True,
+    margin_frames: int = CQT_MARGIN_FRAMES,
+) -> np.ndarray:
+    """Constant-Q chroma (12, last - first) of frames [first, last) of `y` (22050 Hz, hop 512).
+
+    The CQT sees frames [first - margin, last + margin) of context; zeros beyond the signal's
+    ends stand in for the CQT's own constant padding, and the margin also absorbs the
+    resampler's edge transient. With `decimate`, the CQT runs on the signal resampled to
+    11025 Hz with hop 256: the top analysed pitch (B7, ~4 kHz) stays well below the new
+    Nyquist, every octave's FFTs halve, and chroma values stay close to
+    librosa.feature.chroma_cqt at 22050 Hz (see docs/sonic-features.md for the measured error).
     """
     import soxr
 
     factor = 2 if decimate else 1
     rate, hop = SAMPLE_RATE // factor, HOP_LENGTH // factor
-    out = np.empty((12, n_frames), np.float32)
-    for first in range(0, n_frames, chunk_frames):
-        last = min(first + chunk_frames, n_frames)
-        # Frames [first - margin, last + margin) of context; zeros beyond the signal's ends
-        # stand in for the CQT's own constant padding. Resampling per chunk keeps no
-        # whole-track copy; the margin also absorbs the resampler's edge transient.
-        window = _padded_window(
-            y, (first - margin_frames) * HOP_LENGTH, (last + margin_frames) * HOP_LENGTH, "constant"
-        )
-        piece = soxr.resample(window, SAMPLE_RATE, rate, quality="HQ") if decimate else window
-        chroma = _chroma_cqt(np.asarray(piece, np.float32), rate, hop, tuning)
-        # CQT frame k of the piece is centred on frame first - margin_frames + k.
-        out[:, first:last] = chroma[:, margin_frames : margin_frames + last - first]
-    return out
+    window = _padded_window(
+        y, (first - margin_frames) * HOP_LENGTH, (last + margin_frames) * HOP_LENGTH, "constant"
+    )
+    # Resampling per chunk keeps no whole-track copy.
+    piece = soxr.resample(window, SAMPLE_RATE, rate, quality="HQ") if decimate else window
+    chroma = _chroma_cqt(np.asarray(piece, np.float32), rate, hop, tuning)
+    # CQT frame k of the piece is centred on frame first - margin_frames + k.
+    return chroma[:, margin_frames : margin_frames + last - first]
 
 
 # Relative bandwidth of equally spaced bins (librosa's _relative_bandwidth for 36 per octave).
@@ -599,16 +937,19 @@ def _chroma_cqt(y: np.ndarray, rate: int, hop: int, tuning: float) -> np.ndarray
 
 
 def summarise(frames: FrameFeatures) -> _BeatSummary:
-    """The 137-d vector of one stretch of frames (full track or segment) and its beat facts."""
+    """The 137-d vector of one stretch of frames (full track or segment) and its beat facts.
+
+    Consumes `frames`: its dB arrays get their floors in place, and its mel spectrogram (the
+    largest array) is let go once the onset envelope and MFCCs are out.
+    """
     import librosa
 
     sr, hop = SAMPLE_RATE, HOP_LENGTH
     duration = frames.n_samples / sr
-    log_mel = librosa.power_to_db(frames.mel_power)  # top_db=80 relative to this stretch's max
-    onset_env = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=hop)
-    # A copy: librosa returns a view into its DCT of all 128 bands, which would stay alive.
-    mfcc = np.array(librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC))
-    del log_mel
+    log_mel = _floor(frames.mel_db)  # librosa.power_to_db's top_db=80 for this stretch
+    onset_env = _onset_strength(log_mel)
+    mfcc = _mfcc(log_mel)
+    frames.mel_db = log_mel = np.zeros((log_mel.shape[0], 0), np.float32)
     mfcc_delta = librosa.feature.delta(mfcc)
 
     tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN)
@@ -631,9 +972,8 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     )
 
     # librosa.feature.spectral_contrast's dB step, with its 80 dB floor set by this stretch.
-    contrast = librosa.power_to_db(frames.contrast_peak) - librosa.power_to_db(
-        frames.contrast_valley
-    )
+    contrast = _floor(frames.contrast_peak_db)
+    contrast -= _floor(frames.contrast_valley_db)
     per_beat = {
         name: _interval_means(values, bounds)
         for name, values in (
@@ -690,6 +1030,36 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
         half_tempo_likely=half,
         double_tempo_likely=double,
     )
+
+
+def _onset_strength(log_mel: np.ndarray) -> np.ndarray:
+    """librosa.onset.onset_strength(S=log_mel) (lag 1, centred), in chunks of frames.
+
+    librosa's rule: frame t is the mean over bands of max(0, S[t - 2] - S[t - 3]); the first
+    three frames are 0. Chunked, no (128, n) difference array exists.
+    """
+    n = log_mel.shape[1]
+    env = np.zeros(n, np.float32)
+    for first in range(1, n - 2, SUMMARY_CHUNK_FRAMES):
+        last = min(first + SUMMARY_CHUNK_FRAMES, n - 2)
+        diff = log_mel[:, first:last] - log_mel[:, first - 1 : last - 1]
+        np.maximum(diff, 0.0, out=diff)
+        env[first + 2 : last + 2] = diff.mean(axis=0)
+    return env
+
+
+def _mfcc(log_mel: np.ndarray) -> np.ndarray:
+    """librosa.feature.mfcc(S=log_mel, n_mfcc=20) (DCT-II, ortho), in chunks of frames: no DCT
+    of all 128 bands of the whole stretch exists."""
+    import scipy.fft
+
+    n = log_mel.shape[1]
+    mfcc = np.empty((N_MFCC, n), np.float32)
+    for first in range(0, n, SUMMARY_CHUNK_FRAMES):
+        last = min(first + SUMMARY_CHUNK_FRAMES, n)
+        dct = scipy.fft.dct(log_mel[:, first:last], axis=0, type=2, norm="ortho")
+        mfcc[:, first:last] = dct[:N_MFCC]
+    return mfcc
 
 
 def _rhythm_dims(
