@@ -66,7 +66,7 @@ class SonicAnalysisPlugin(BeetsPlugin):
             type="int",
             default=None,
             metavar="N",
-            help="worker processes (default: sonicanalysis.workers, 0 = all cores)",
+            help="processes analysing at once (default: sonicanalysis.workers, 0 = all cores)",
         )
         p.add_option(
             "-p",

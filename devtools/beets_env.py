@@ -97,6 +97,21 @@ class BeetsEnv:
             )
         return proc
 
+    def processes(self) -> list[int]:
+        """Live processes started for this environment (the CLI and any worker it started:
+        they inherit its BEETSDIR), this process excepted."""
+        marker = f"BEETSDIR={self.root}".encode() + b"\0"
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if marker in (entry / "environ").read_bytes() and not _zombie(entry):
+                    pids.append(int(entry.name))
+            except OSError:  # ended meanwhile, or not ours to read
+                continue
+        return pids
+
     def popen(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             self.command(*args),
@@ -106,3 +121,9 @@ class BeetsEnv:
             env=self.process_env(env),
             stdin=subprocess.DEVNULL,
         )
+
+
+def _zombie(proc_dir: Path) -> bool:
+    """An ended process not reaped yet (its parent still running): it holds nothing."""
+    stat = (proc_dir / "stat").read_text()
+    return stat[stat.rindex(")") + 2] == "Z"

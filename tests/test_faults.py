@@ -50,21 +50,6 @@ RUN_REPORT = "analyze_run_report.json"
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def our_processes(env: BeetsEnv) -> list[int]:
-    """Processes started for this beets environment (the CLI, its forkserver and workers)."""
-    marker = f"BEETSDIR={env.root}".encode() + b"\0"
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
 def beet(env: BeetsEnv, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
     """Run ``beet ARGS``: no traceback, exit status ``code``, nothing of ours left running."""
     proc = env.run(*args, check=False)
@@ -72,9 +57,9 @@ def beet(env: BeetsEnv, *args: str, code: int = 0) -> subprocess.CompletedProces
     assert "Traceback" not in output, output
     assert proc.returncode == code, f"exit {proc.returncode}, expected {code}\n{output}"
     deadline = time.monotonic() + 5
-    while our_processes(env) and time.monotonic() < deadline:
+    while env.processes() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not our_processes(env), f"processes left behind after beet {' '.join(args)}"
+    assert not env.processes(), f"processes left behind after beet {' '.join(args)}"
     return proc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 from beetsplug._dspipeline.sonic.executor import (
     AnalysisJob,
     AnalysisOutcome,
+    _LocalWorkers,
+    _process_context,
     analyse_job,
     map_path,
     run_jobs,
@@ -72,6 +75,32 @@ def test_local_processes_match_in_process(
     library: list[AnalysisJob], in_process: dict[int, AnalysisOutcome]
 ) -> None:
     _assert_same(_by_key(list(run_jobs(iter(library), workers=2))), in_process)
+
+
+def test_spawned_workers_match_in_process(
+    library: list[AnalysisJob], in_process: dict[int, AnalysisOutcome]
+) -> None:
+    """With another thread alive (the importer runs plugin listeners in threads) workers are
+    spawned, not forked; they answer the same."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        context = _process_context()
+    finally:
+        stop.set()
+        other.join()
+    assert context.get_start_method() == "spawn"
+    workers = _LocalWorkers(context, library, ())
+    got: dict[int, AnalysisOutcome] = {}
+    try:
+        workers.start(2)
+        while workers.readers:  # each worker takes jobs until none is left, then ends
+            got.update((outcome.key, outcome) for _, outcome in workers.collect(timeout=None))
+        _assert_same(got, in_process)
+    finally:
+        workers.stop()
+    assert not [p for p in workers.processes if p.is_alive()]
 
 
 def test_path_map(tmp_path: Path) -> None:

@@ -255,6 +255,34 @@ def test_dask_executor_gives_identical_vectors(env: BeetsEnv, tmp_path: Path) ->
         np.testing.assert_array_equal(vec, by_title[local][title], err_msg=title)
 
 
+def test_two_workers_store_the_same_vectors_as_one(env: BeetsEnv) -> None:
+    """-j 2 (this process and a forked worker) stores exactly what -j 1 stores, and leaves
+    no process behind."""
+    env.run("sonicanalysis", "-j", "1")
+    one = stored(env)
+    out = env.run("sonicanalysis", "--force", "-j", "2").stdout
+    assert "with 2 workers" in out and analysed_count(out) == 4
+    two = stored(env)
+    assert two.keys() == one.keys() and len(one) == 4
+    for item_id, (vectors, analysed_at) in one.items():
+        assert two[item_id][1] > analysed_at  # analysed again, not kept
+        for name, vec in vectors.items():
+            np.testing.assert_array_equal(two[item_id][0][name], vec, err_msg=name)
+    assert not env.processes()
+
+
+def stored(env: BeetsEnv) -> dict[int, tuple[dict[str, np.ndarray], float]]:
+    """item id -> (segment name -> stored vector, analysed_at)."""
+    sidecar = Sidecar(env.sidecar_path)
+    try:
+        return {
+            i: ({name: getattr(f, name) for name in ("full", "start", "mid", "end")}, f.analysed_at)
+            for i, f in sidecar.features_for_items().items()
+        }
+    finally:
+        sidecar.close()
+
+
 def test_dask_without_scheduler_is_a_clear_error(env: BeetsEnv) -> None:
     proc = env.run("sonicanalysis", "--executor", "dask", check=False)
     assert proc.returncode != 0 and "--scheduler" in proc.stderr

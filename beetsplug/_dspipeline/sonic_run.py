@@ -233,7 +233,10 @@ def run_analysis(
     if settings.executor == "dask" and not settings.scheduler:
         raise SonicRunError("--executor dask needs --scheduler tcp://host:8786")
     by_id = {track.item_id: track for track in todo}
-    jobs = [AnalysisJob(track.item_id, os.fsdecode(track.path)) for track in todo]
+    # Longest first when several processes share the work: the last ones to finish then
+    # finish short tracks, instead of one core analysing a long track while the others idle.
+    order = sorted(todo, key=lambda t: -t.length) if settings.workers > 1 else todo
+    jobs = [AnalysisJob(track.item_id, os.fsdecode(track.path)) for track in order]
     try:
         outcomes = run_jobs(
             jobs,

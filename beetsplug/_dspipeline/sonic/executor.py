@@ -1,27 +1,32 @@
 """Run many analyses: in-process, on local worker processes, or on a Dask distributed cluster.
 
 Workers only compute and return features (numpy arrays and scalars); the caller writes
-everything. Work in flight is bounded (2 jobs per worker), so a library of 100k tracks never
-sits in memory as futures.
+everything. Local workers take one job at a time; on Dask, work in flight is bounded (2 jobs
+per worker), so a library of 100k tracks never sits in memory as futures.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import multiprocessing
 import os
 import select
 import signal
+import sys
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence, Sized
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any, Literal
 
 from .decode import AnalysisError
 from .extract import TrackFeatures, analyse_file, warm_up
+
+if TYPE_CHECKING:  # ForkContext exists only where fork does
+    from multiprocessing.context import ForkContext, SpawnContext
 
 IN_FLIGHT_PER_WORKER = 2
 
@@ -69,26 +74,28 @@ def _failure(job: AnalysisJob, reason: str, message: str, started: float) -> Ana
 
 SCHEDULER_CONNECT_S = 10
 WATCHDOG_POLL_S = 0.5  # where pidfds are missing: how often a worker checks for its parent
-# CPU seconds a local pool costs to start (fork server importing librosa, workers warming up):
-# with less work than this left, this process finishes it alone.
+# CPU seconds a spawned worker costs to start (importing librosa, loading the numba cache):
+# with less work than this left, this process finishes it alone. Forked workers cost ~0.
 POOL_START_S = 5.0
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _init_worker(parent_pid: int | None = None) -> None:
     """Per-process setup: pay librosa's imports and numba compilation before the first job.
 
     A local worker also ignores SIGINT and SIGTERM, which a terminal or service manager sends
-    to the whole process group: the parent stops the pool itself (instead of every worker
-    printing a KeyboardInterrupt traceback, or dying into failures recorded for its tracks).
-    And it exits as soon as the parent process is gone: after a `kill -9` of the parent it
-    would otherwise wait forever on a queue whose write end it holds itself, keeping the fork
-    server and resource tracker alive too.
+    to the whole process group: the parent stops the workers itself (instead of every worker
+    printing a KeyboardInterrupt traceback). It starts with both signals blocked (see
+    `_LocalWorkers.start`), so none arrives before they are ignored. And it exits as soon as
+    the parent process is gone: after a `kill -9` of the parent nobody would read its results.
     """
     if parent_pid is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
-    warm_up()
+    warm_up()  # a no-op in a worker forked from a warm parent
 
 
 def _exit_with(pid: int) -> None:
@@ -114,11 +121,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ready() -> bool:
-    """A no-op job: its completion says the pool has a warmed-up worker."""
-    return True
-
-
 def run_jobs(
     jobs: Iterable[AnalysisJob],
     *,
@@ -130,9 +132,10 @@ def run_jobs(
     """Analyse `jobs`, yielding outcomes as they complete (not in job order). Closing the
     generator early stops the workers at once.
 
-    executor="local": `workers` processes (workers <= 1 runs in this process).
-    executor="dask": the Dask cluster at `scheduler` ("tcp://host:8786"); `path_map` rewrites
-    local path prefixes to the workers' view. Raises ImportError without dask.distributed.
+    executor="local": this process and `workers` - 1 worker processes (workers <= 1: this
+    process alone). executor="dask": the Dask cluster at `scheduler` ("tcp://host:8786");
+    `path_map` rewrites local path prefixes to the workers' view. Raises ImportError without
+    dask.distributed.
     """
     path_map = tuple((str(a), str(b)) for a, b in path_map)
     if executor == "dask":
@@ -143,102 +146,178 @@ def run_jobs(
         return _run_dask(distributed, iter(jobs), scheduler, path_map, workers)
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r} (expected 'local' or 'dask')")
-    count = len(jobs) if isinstance(jobs, Sized) else None
-    if count is not None:  # no more workers than jobs
-        workers = min(workers, count)
     if workers <= 1:
         return (analyse_job(job, path_map) for job in jobs)
-    return _run_local(iter(jobs), workers, path_map, count)
+    job_list = list(jobs)  # workers index into it
+    if len(job_list) <= 1:
+        return (analyse_job(job, path_map) for job in job_list)
+    return _run_local(job_list, min(workers, len(job_list)), path_map)
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
-    """forkserver where there is one, else spawn: both are safe with threads in the parent
-    (beets, Dask clients). The fork server imports librosa once and every worker forks from it,
-    instead of re-importing for ~3 s of CPU."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["librosa", "scipy.signal", __name__])
-    return context
+def _process_context() -> ForkContext | SpawnContext:
+    """fork where it is safe: this process is warm by then, so a forked worker starts in
+    milliseconds with nothing to import or compile, and shares this process's memory pages.
+    Not with other threads alive here (a lock one of them holds would stay locked in the
+    child; the importer runs plugin listeners in its threads) and not on macOS (its system
+    libraries are not fork-safe): then spawn, whose workers import and warm up on their own.
+    """
+    if (
+        sys.platform != "darwin"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    ):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _run_local(
-    jobs: Iterator[AnalysisJob],
-    workers: int,
-    path_map: tuple[tuple[str, str], ...],
-    count: int | None = None,
+    jobs: list[AnalysisJob], workers: int, path_map: tuple[tuple[str, str], ...]
 ) -> Generator[AnalysisOutcome, None, None]:
-    """Analyse on `workers` local processes, started only when the work is worth it.
+    """Analyse `jobs` in this process and on `workers` - 1 worker processes.
 
-    Starting the pool costs seconds of CPU (the fork server imports librosa, each worker loads
-    the numba cache). So this process analyses jobs itself first, and starts the pool once the
-    remaining jobs (of `count`, when known) look longer than that start-up; it goes on
-    analysing until a worker is ready. A small set never waits for (or pays) a pool. Closing
-    the generator early (an interrupt, an error in the caller) stops the workers at once.
+    Everyone takes the next job from one shared counter, so no core waits for another to hand
+    out work and the last jobs go to whoever is free. This process analyses too, and stores
+    (the caller does, between this process's jobs) what the workers send meanwhile. Forked
+    workers start at once; spawned ones only once the jobs left look longer than their
+    start-up. Closing the generator (an interrupt, an error in the caller) kills the workers.
     """
-    warm_up()  # before timing this process's first job
-    remaining = count
-    pool: ProcessPoolExecutor | None = None
-    probe: list[Future[bool]] = []
-    starter: threading.Thread | None = None
+    warm_up()  # before forking: the workers inherit it
+    pool = _LocalWorkers(_process_context(), jobs, path_map)
+    answered = bytearray(len(jobs))  # 1 once a job's outcome was yielded
     try:
-        while not (probe and probe[0].done()):
-            job = next(jobs, None)
-            if job is None:
-                return
-            outcome = analyse_job(job, path_map)
-            remaining = None if remaining is None else remaining - 1
-            if pool is None and (remaining is None or remaining * outcome.seconds > POOL_START_S):
-                pool, starter = _start_pool(workers, probe)
-            yield outcome
-        assert pool is not None  # the probe ran on it
-        pending: dict[Future[AnalysisOutcome], AnalysisJob] = {}
-
-        def top_up(pool: ProcessPoolExecutor) -> None:
-            while len(pending) < workers * IN_FLIGHT_PER_WORKER:
-                job = next(jobs, None)
-                if job is None:
-                    return
-                pending[pool.submit(analyse_job, job, path_map)] = job
-
-        top_up(pool)
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                yield _result(future, job)
-            top_up(pool)
+        if pool.forks:
+            pool.start(workers - 1)
+        while (index := pool.claim()) is not None:
+            own = analyse_job(jobs[index], path_map)
+            answered[index] = 1
+            yield own
+            for index, outcome in pool.collect(timeout=0):
+                answered[index] = 1
+                yield outcome
+            left = len(jobs) - pool.claimed()
+            if not pool.started and left * own.seconds > POOL_START_S:
+                pool.start(min(workers - 1, left))
+        # Every job is taken: wait for the workers' answers (or for no worker to be left).
+        while 0 in answered and pool.readers:
+            for index, outcome in pool.collect(timeout=None):
+                answered[index] = 1
+                yield outcome
+        for index in (i for i, done in enumerate(answered) if not done):
+            job = jobs[index]  # taken by a worker that died before answering
+            message = f"{job.path}: worker failed: its process ended before answering"
+            yield AnalysisOutcome(job.key, job.path, None, "internal", message, 0.0)
     finally:
-        if starter is not None:
-            starter.join()
-        if pool is not None:
-            _stop(pool)
+        pool.stop()
 
 
-def _start_pool(
-    workers: int, probe: list[Future[bool]]
-) -> tuple[ProcessPoolExecutor, threading.Thread]:
-    """A worker pool, and a thread that puts a no-op job's future into `probe` (done = a worker
-    is ready); submit() blocks while the fork server starts, hence the thread."""
-    pool = ProcessPoolExecutor(
-        workers, mp_context=_process_context(), initializer=_init_worker, initargs=(os.getpid(),)
-    )
-    starter = threading.Thread(target=lambda: probe.append(pool.submit(_ready)), daemon=True)
-    starter.start()
-    return pool, starter
+class _LocalWorkers:
+    """Worker processes that take jobs by index from a shared counter and send back
+    (index, outcome) pairs, each on its own pipe (a worker that dies mid-message then
+    garbles nothing but its own pipe)."""
+
+    def __init__(
+        self,
+        context: ForkContext | SpawnContext,
+        jobs: list[AnalysisJob],
+        path_map: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.context = context
+        self.forks = context.get_start_method() == "fork"
+        self.jobs = jobs
+        self.path_map = path_map
+        self.next_index = context.Value("q", 0)
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        self.readers: list[Connection] = []
+        self.started = False
+
+    def claim(self) -> int | None:
+        return _claim(self.next_index, len(self.jobs))
+
+    def claimed(self) -> int:
+        """How many jobs were taken so far (by anyone): jobs 0 .. claimed() - 1."""
+        return int(self.next_index.value)
+
+    def start(self, count: int) -> None:
+        """Start `count` workers. SIGINT and SIGTERM stay blocked meanwhile: a worker starts with
+        them blocked (it ignores them, then unblocks), and this process gets them once each
+        worker is on the list `stop` kills."""
+        self.started = True
+        blocked = hasattr(signal, "pthread_sigmask")
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        # A forked worker's garbage collector then leaves this process's objects alone: their
+        # pages stay shared, and nothing of this process (SQLite handles) is finalised there.
+        gc.freeze()
+        try:
+            for _ in range(count):
+                reader, writer = self.context.Pipe(duplex=False)
+                process = self.context.Process(
+                    target=_worker_main,
+                    args=(self.jobs, self.next_index, writer, self.path_map, os.getpid()),
+                    daemon=True,
+                )
+                self.readers.append(reader)
+                try:
+                    process.start()
+                finally:
+                    writer.close()  # the worker's copy only: its exit is then EOF here
+                self.processes.append(process)
+        finally:
+            gc.unfreeze()
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+    def collect(self, timeout: float | None) -> list[tuple[int, AnalysisOutcome]]:
+        """The (index, outcome) pairs that arrived, waiting up to `timeout` seconds for one
+        (None: until one arrives or every worker has ended)."""
+        got: list[tuple[int, AnalysisOutcome]] = []
+        for reader in wait(self.readers, timeout):
+            assert isinstance(reader, Connection)
+            try:
+                while reader.poll():
+                    got.append(reader.recv())
+            except (EOFError, OSError):  # the worker ended (done, or died)
+                self.readers.remove(reader)
+                reader.close()
+        return got
+
+    def stop(self) -> None:
+        """End the workers now, busy or not: they only compute, the caller stores, so nothing
+        is lost but the jobs in flight."""
+        for process in self.processes:
+            with contextlib.suppress(OSError):
+                process.kill()  # workers ignore SIGTERM (see _init_worker)
+        for process in self.processes:
+            process.join(timeout=5)
+        for reader in self.readers:
+            reader.close()
+        self.readers.clear()
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued jobs and end the worker processes now (idle or not): they only compute,
-    the caller stores, so nothing is lost but the jobs in flight."""
-    # ProcessPoolExecutor has no public way to end busy workers before Python 3.14.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(OSError):
-            process.kill()  # workers ignore SIGTERM (see _init_worker)
-    for process in processes:
-        process.join(timeout=5)
+def _claim(next_index: Any, count: int) -> int | None:
+    """The next job's index, or None when all `count` are taken."""
+    with next_index.get_lock():
+        index = int(next_index.value)
+        if index >= count:
+            return None
+        next_index.value = index + 1
+        return index
+
+
+def _worker_main(
+    jobs: list[AnalysisJob],
+    next_index: Any,
+    writer: Connection,
+    path_map: tuple[tuple[str, str], ...],
+    parent_pid: int,
+) -> None:
+    _init_worker(parent_pid)
+    while (index := _claim(next_index, len(jobs))) is not None:
+        outcome = analyse_job(jobs[index], path_map)
+        try:
+            writer.send((index, outcome))
+        except OSError:  # the parent is gone
+            os._exit(1)
 
 
 def _result(future: Any, job: AnalysisJob) -> AnalysisOutcome:
