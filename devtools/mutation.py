@@ -19,6 +19,7 @@ extra and is installed into the running Python when missing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -99,6 +100,7 @@ class Score:
     incompetent: int
     pending: int
     sampled_out: int
+    batches: dict[int, tuple[int, int]]  # batch -> (killed, survived) of drawn later (--more)
 
     @property
     def percent(self) -> float:
@@ -111,6 +113,10 @@ class Score:
             f"({self.percent:.1f} % killed), {self.incompetent} incompetent, "
             f"{self.pending} not tried yet"
             + (f", {self.sampled_out} left out of the sample" if self.sampled_out else "")
+            + "".join(
+                f"\n  later batch {batch}: {k} killed, {s} survived"
+                for batch, (k, s) in sorted(self.batches.items())
+            )
         )
 
 
@@ -192,8 +198,49 @@ def sample_pending(session: Path, keep: int) -> None:
     conn.close()
 
 
+def extend_sample(session: Path, more: int) -> None:
+    """Draw ``more`` mutants from those left out of the sample: a fresh batch measures tests
+    written after reviewing the earlier batches without the bias of having targeted them."""
+    with sqlite3.connect(session) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS sample_batches (job_id TEXT PRIMARY KEY, batch INT)"
+        )
+        left_out = [
+            job
+            for (job,) in conn.execute(
+                "SELECT job_id FROM work_results WHERE output = 'not in the sample' ORDER BY job_id"
+            )
+        ]
+        batch = 1 + conn.execute("SELECT count(DISTINCT batch) FROM sample_batches").fetchone()[0]
+        drawn = random.Random(batch).sample(left_out, min(more, len(left_out)))
+        conn.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in drawn])
+        conn.executemany(
+            "INSERT INTO sample_batches VALUES (?, ?)", [(job, batch) for job in drawn]
+        )
+    conn.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    # cosmic-ray starts each test command in its own session: killing its group misses them.
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
 def run_module(
-    work: Path, tree: Path, module: str, budget: float, retry: bool, sample: int | None
+    work: Path,
+    tree: Path,
+    module: str,
+    budget: float,
+    retry: bool,
+    sample: int | None,
+    more: int | None,
 ) -> None:
     config, session, stamp = session_paths(work, module)
     if retry and session.exists():
@@ -230,6 +277,8 @@ def run_module(
         from cosmic_ray.config import load_config
 
         write_config(config, module, tests, timeout=load_config(str(config)).timeout)
+        if more:
+            extend_sample(session, more)
     proc = subprocess.Popen(
         ["nice", "-n", "15", tool("cosmic-ray"), "exec", str(config), str(session)],
         cwd=tree,
@@ -238,7 +287,12 @@ def run_module(
     try:
         proc.wait(timeout=budget)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
+        groups = {
+            os.getpgid(pid) for pid in _descendants(proc.pid) if Path(f"/proc/{pid}").exists()
+        }
+        for group in groups | {proc.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGTERM)
         proc.wait()
         print(f"{module}: time budget of {budget:.0f} s used up; the next run resumes")
     finally:
@@ -255,6 +309,13 @@ def score(work: Path, module: str) -> Score | None:
         return None
     killed = survived = incompetent = sampled_out = 0
     survivors = []
+    with sqlite3.connect(session) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS sample_batches (job_id TEXT PRIMARY KEY, batch INT)"
+        )
+        batch_of = dict(conn.execute("SELECT job_id, batch FROM sample_batches"))
+    conn.close()
+    batches: dict[int, tuple[int, int]] = {}
     with use_db(str(session), WorkDB.Mode.open) as db:
         pending = sum(1 for _ in db.pending_work_items)
         for item, result in db.completed_work_items:
@@ -268,8 +329,13 @@ def score(work: Path, module: str) -> Score | None:
                 survivors.append(f"# job {item.job_id}\n{result.diff}")
             else:
                 incompetent += 1
+                continue
+            if item.job_id in batch_of:
+                k, s = batches.get(batch_of[item.job_id], (0, 0))
+                kill = result.test_outcome == TestOutcome.KILLED
+                batches[batch_of[item.job_id]] = (k + kill, s + (not kill))
     session.with_suffix(".survivors.diff").write_text("\n".join(survivors), "utf-8")
-    return Score(module, killed, survived, incompetent, pending, sampled_out)
+    return Score(module, killed, survived, incompetent, pending, sampled_out, batches)
 
 
 def main() -> None:
@@ -284,6 +350,13 @@ def main() -> None:
         default=None,
         metavar="N",
         help="new sessions: try N randomly chosen mutants (an estimate for big modules)",
+    )
+    parser.add_argument(
+        "--more",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sampled sessions: try N more mutants drawn from those left out (a fresh batch)",
     )
     parser.add_argument(
         "--retry-survivors", action="store_true", help="try the surviving mutants again"
@@ -301,7 +374,13 @@ def main() -> None:
         copy_tree(tree)
         for module in chosen:
             run_module(
-                args.work.resolve(), tree, module, args.budget, args.retry_survivors, args.sample
+                args.work.resolve(),
+                tree,
+                module,
+                args.budget,
+                args.retry_survivors,
+                args.sample,
+                args.more,
             )
     for module in chosen:
         result = score(args.work, module)
