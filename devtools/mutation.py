@@ -36,6 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# One `beet config -d` call: every documented default of the adapters' `config.add`.
+DEFAULTS_TEST = "tests/test_documented_defaults.py"
+
 # Module -> the test files (and -k selections) that cover it and run in seconds to minutes.
 TARGETS: dict[str, list[str]] = {
     "beetsplug/_dspipeline/sonic/layout.py": ["tests/test_feature_layout.py"],
@@ -45,6 +48,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_token_secrecy.py",
     ],
     "beetsplug/dsplaylist.py": [
+        DEFAULTS_TEST,
         *(
             f"tests/test_command_flags.py::test_{name}"
             for name in (
@@ -63,6 +67,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_dsplaylist_cli.py",
     ],
     "beetsplug/discogsgenres.py": [
+        DEFAULTS_TEST,
         "tests/test_token_secrecy.py",
         "tests/test_discogsgenres_plugin.py",
         "tests/test_command_flags.py::test_threshold_flag_and_its_boundary",
@@ -70,6 +75,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_command_flags.py::test_exit_status_is_1_only_when_every_lookup_failed",
     ],
     "beetsplug/sonicanalysis.py": [
+        DEFAULTS_TEST,
         "tests/test_command_flags.py::test_limit_analyses_at_most_n",
         "tests/test_command_flags.py::test_retry_failed_decides_over_an_unchanged_failed_file",
         "tests/test_command_flags.py::test_bpm_is_filled_only_when_empty_and_set_bpm_is_on",
@@ -77,7 +83,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_sonicanalysis_plugin.py",
     ],
     "beetsplug/dsreport.py": ["tests/test_report.py"],
-    "beetsplug/buildartifacts.py": ["tests/test_buildartifacts_plugin.py"],
+    "beetsplug/buildartifacts.py": [DEFAULTS_TEST, "tests/test_buildartifacts_plugin.py"],
 }
 
 # Operators left out: bit, shift, power, modulo and floor-division swaps mostly duplicate a
