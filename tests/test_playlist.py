@@ -29,6 +29,7 @@ from beetsplug._dspipeline.playlist import (
     PlaylistEntry,
     PlaylistError,
     default_caps,
+    effective_count,
     generate_playlist,
     genre_similarity,
     load_artifacts,
@@ -552,6 +553,8 @@ def _small(tmp_path: Path, **overrides: np.ndarray) -> Path:
             "format_version 9 unsupported",
         ),
         ({"track_ids": np.zeros(0, dtype="<U1")}, "no tracks"),
+        ({"track_ids": np.array("t0")}, "'track_ids' is empty or not 1-d"),
+        ({"dsp_meta": np.array("{not json")}, "'dsp_meta' is not valid JSON"),
         ({"dsp_sonic_embedding": np.ones(3, dtype=np.float32)}, "'dsp_sonic_embedding' is not 2-d"),
         (
             {"dsp_sonic_embedding_start": np.ones((3, 5), dtype=np.float32)},
@@ -824,6 +827,9 @@ def test_lead_seeds_take_distinct_artists_before_a_second_track(tmp_path: Path) 
     )
     playlist = generate_playlist(art, [0, 1, 2], count=4, mode="sonic-only", max_seeds=2)
     assert [e.index for e in playlist.entries if e.is_seed] == [0, 2]
+    # Too few artists for the lead: a second track of one fills it.
+    one_artist = generate_playlist(art, [0, 1], count=4, mode="sonic-only", max_seeds=2)
+    assert [e.index for e in one_artist.entries if e.is_seed] == [0, 1]
     by_default = generate_playlist(art, [0, 2, 3, 4], count=5, mode="sonic-only")
     assert [e.index for e in by_default.entries if e.is_seed] == [0, 2, 3]  # max_seeds 3
 
@@ -934,3 +940,33 @@ def test_default_count_exclude_and_avoid(tmp_path: Path) -> None:
     assert 10 not in by_artist and 1 in by_artist
     by_album = {e.index for e in _playlist(art, [0], count=40, mode="sonic-only", avoid="album")}
     assert 10 in by_album and not by_album & set(range(1, 10))
+
+
+def test_effective_count_and_frozen_modes() -> None:
+    assert effective_count(np.array([], dtype="<U1")) == 1.0
+    assert effective_count(np.array(["a"] * 4)) == pytest.approx(1.0)
+    assert effective_count(np.array(["a", "b", "c", "a", "b", "c"])) == pytest.approx(3.0)
+    # The module-level mode table is shared by every call: it cannot be changed in place.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULT_MODES["narrow"].genre_gate = 0.0  # type: ignore[misc]
+
+
+def test_a_library_of_seeds_only_gives_the_seeds(tmp_path: Path) -> None:
+    art = load_artifacts(_small(tmp_path))
+    assert sorted(e.index for e in _playlist(art, [0, 1, 2], mode="sonic-only")) == [0, 1, 2]
+
+
+def test_the_album_cap_stays_relaxed_below_the_floor(tmp_path: Path) -> None:
+    # One album; the seed fills its cap. Rows 1-2 pass the floor, rows 3-4 do not.
+    sonic = _unit_at([1.0, 0.9, 0.8, 0.1, 0.05])
+    art = load_artifacts(
+        write_artifacts(tmp_path, sonic=sonic, genre_raw=np.ones((5, 1)), artists=list("sabcd"))
+    )
+    entries = _playlist(art, [0], count=5, mode="sonic-only", max_per_album=1)
+    assert {e.index: e.step for e in entries} == {
+        0: "seed",
+        1: "album_cap",
+        2: "album_cap",
+        3: "floor",
+        4: "floor",
+    }
