@@ -771,25 +771,37 @@ def _tuning_peaks(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pitches (Hz) and magnitudes of librosa.piptrack's peaks (defaults: 150–4000 Hz).
 
     piptrack is frame-local, so peaks pooled over chunks give estimate_tuning's answer exactly.
-    It only reports peaks below 4 kHz, so it gets the STFT rows up to ~4.1 kHz, presented as a
-    smaller FFT at a proportionally lower rate (same Hz per row), plus each frame's full-band
-    maximum as the threshold reference: a third of the work, identical peaks.
+    It only reports peaks below 4 kHz, so it sees the STFT rows up to ~4.1 kHz, as a smaller
+    FFT at a proportionally lower rate (same Hz per row), with each frame's full-band maximum
+    as the threshold reference. piptrack's own steps, in its float types, but its parabolic
+    interpolation evaluated at the peaks only (librosa computes it, the gradient and two
+    output arrays for every bin): the same values, ~5× faster.
     """
     import librosa
 
-    rows = PIPTRACK_ROWS
-    n_fft = 2 * (rows - 1)
-    column_max = mag.max(axis=0)
-    pitch, magnitude = librosa.piptrack(
-        S=mag[:rows],
-        sr=SAMPLE_RATE * n_fft / N_FFT,
-        n_fft=n_fft,
-        fmin=150.0,
-        fmax=4000.0,
-        ref=lambda _s, axis: column_max,
+    n_fft = 2 * (PIPTRACK_ROWS - 1)
+    sr = SAMPLE_RATE * n_fft / N_FFT
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    inside = np.flatnonzero((freqs >= 150.0) & (freqs < min(4000.0, sr / 2)))
+    lo, hi = int(inside[0]), int(inside[-1]) + 1
+    rows = mag[: hi + 1]
+    threshold = 0.1 * mag.max(axis=0)
+    masked = rows * (rows > threshold)
+    # librosa.util.localmax: above the bin below, not below the bin above.
+    centre = masked[lo:hi]
+    bins, frames = np.nonzero(
+        (centre > masked[lo - 1 : hi - 1]) & (centre >= masked[lo + 1 : hi + 1])
     )
-    found = pitch > 0
-    return pitch[found], magnitude[found]
+    bins += lo
+    peak, below, above = rows[bins, frames], rows[bins - 1, frames], rows[bins + 1, frames]
+    # piptrack's numba stencil: a and b in float64; no shift past a neighbouring bin.
+    a = (above + below).astype(np.float64) - 2 * peak.astype(np.float64)
+    b = (above - below).astype(np.float64) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a).astype(np.float32)
+    gradient = (above - below) / np.float32(2.0)  # np.gradient's central difference
+    pitch = ((bins + shift) * sr / n_fft).astype(np.float32)
+    return pitch, peak + 0.5 * gradient * shift
 
 
 def _pooled_tuning(pitch: np.ndarray, magnitude: np.ndarray) -> float:
