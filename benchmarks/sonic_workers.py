@@ -1,30 +1,62 @@
-"""`beet sonicanalysis -j 2` vs `-j 1`, whole command (targets: ≥ 1.8× on ≥ 20 tracks, and
+"""`beet sonicanalysis -j 2` vs `-j 1` (targets: ≥ 1.8× the throughput on ≥ 20 tracks, and
 never slower on a small set).
 
-    .venv/bin/python benchmarks/sonic_workers.py             # corpus tracks if fetched
-    .venv/bin/python benchmarks/sonic_workers.py --synthetic  # generated 90-s tracks (24)
+    .venv/bin/python benchmarks/sonic_workers.py               # corpus tracks if fetched
+    .venv/bin/python benchmarks/sonic_workers.py --rounds 2    # two ABBA rounds per set
+    .venv/bin/python benchmarks/sonic_workers.py --synthetic   # generated 90-s tracks (24)
 
-Two sets: every corpus track (music/drascula + audio/, ≥ 20 tracks) and the first 3 of them.
-Each command re-analyses everything (--force) from a cold process, so `-j 2` pays for its
-pool start (fork server importing librosa, workers loading the numba cache) and the parent
-analyses while the pool starts. Runs alternate 1, 2, 1, 2 per set; each configuration's best
-wall time counts. Other load on the machine holds the 2-worker figure down: the load average
-is printed alongside.
+One beets library holding every corpus track (music/drascula + audio/, ≥ 20 tracks); sets:
+all of them, and the first 1, 3 and 5. Each command re-analyses its set (--force, the set
+chosen by an `id:` query) from a cold process, so both pay the command's start-up and `-j 2`
+pays for starting its worker. Runs alternate -j 1, -j 2, -j 2, -j 1 per round (ABBA: a load
+that drifts during a round weighs on both alike); a configuration's figure is the mean of its
+runs. Two figures per run:
+
+- wall: the whole command, process start to exit, as a user waits for it;
+- rate: the analysis phase alone, in seconds of audio per wall second: the audio of every
+  track stored after the first one, over the time from the first stored row to the last (the
+  sidecar's `analysed_at`). Start-up, warm-up and the first track are outside it. With two
+  processes the window starts when one of the first two tracks is stored, so it misses part
+  of the other's work: a bias of up to half a track in favour of `-j 2` (~1 % at 39 tracks,
+  more on 3-5 tracks; no rate for 1 track).
+
+CPU is user + system time of the command and its workers. Other load on the machine holds the
+`-j 2` figures down (with a load of 1 on 2 cores there is no free core): the load average is
+printed for every run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.sonic_vs_bliss import CORPORA, beets_library
 from tests import audio_fixtures as fx
+
+if TYPE_CHECKING:
+    from devtools.beets_env import BeetsEnv
+
+SMALL_SETS = (1, 3, 5)
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float  # seconds, whole command
+    cpu: float  # seconds, user + system of the command and its workers
+    rate: float | None  # seconds of audio per second in the analysis phase
+    audio: float  # seconds of audio analysed
+    load: float  # 1-minute load average when the run started
 
 
 def pick_files(synthetic: bool, workdir: Path) -> list[Path]:
@@ -39,30 +71,89 @@ def pick_files(synthetic: bool, workdir: Path) -> list[Path]:
     ]
 
 
-def compare(files: list[Path], workdir: Path, label: str) -> None:
-    env = beets_library(files, workdir)
-    best: dict[int, float] = {}
-    for workers in (1, 2, 1, 2):
-        started = time.perf_counter()
-        env.run("sonicanalysis", "--force", "-j", str(workers))
-        wall = time.perf_counter() - started
-        best[workers] = min(wall, best.get(workers, wall))
-        print(f"  {label}: -j {workers}: {wall:6.2f} s (load {os.getloadavg()[0]:.1f})")
+def run_once(env: BeetsEnv, workers: int, n_tracks: int) -> Run:
+    """`beet sonicanalysis --force -j WORKERS id:1..N`, timed."""
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started_at = time.time()
+    started = time.perf_counter()
+    env.run("sonicanalysis", "--force", "-j", str(workers), f"id:1..{n_tracks}")
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with sqlite3.connect(env.sidecar_path) as conn:
+        rows = conn.execute(
+            "SELECT s.analysed_at, s.duration FROM sonic_files f"
+            " JOIN sonic_features s USING (audio_key)"
+            " WHERE f.item_id <= ? AND s.analysed_at >= ? ORDER BY s.analysed_at",
+            (n_tracks, started_at),
+        ).fetchall()
+    conn.close()
+    if len(rows) != n_tracks:
+        raise SystemExit(f"-j {workers}: {len(rows)} of {n_tracks} tracks stored")
+    window = rows[-1][0] - rows[0][0]
+    rate = sum(duration for _, duration in rows[1:]) / window if window > 0 else None
+    return Run(wall, cpu, rate, sum(duration for _, duration in rows), load)
+
+
+def compare(env: BeetsEnv, n_tracks: int, rounds: int) -> dict[int, list[Run]]:
+    runs: dict[int, list[Run]] = {1: [], 2: []}
+    for _ in range(rounds):
+        for workers in (1, 2, 2, 1):
+            run = run_once(env, workers, n_tracks)
+            runs[workers].append(run)
+            rate = f"{run.rate:6.1f} s/s" if run.rate else "     n/a"
+            print(
+                f"  {n_tracks:3d} tracks -j {workers}: wall {run.wall:6.2f} s,"
+                f" cpu {run.cpu:6.2f} s,"
+                f" rate {rate} (load {run.load:.1f})",
+                flush=True,
+            )
+    return runs
+
+
+def mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if len(known) == len(values) else None
+
+
+def table(results: dict[int, dict[int, list[Run]]]) -> None:
     print(
-        f"{label}: -j 1 {best[1]:.2f} s, -j 2 {best[2]:.2f} s: "
-        f"-j 2 throughput {best[1] / best[2]:.2f}x"
+        "\n| set | audio | -j 1 wall | -j 2 wall | wall ratio | -j 1 rate | -j 2 rate |"
+        " rate ratio | CPU -j 2 / -j 1 |"
     )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n_tracks, runs in results.items():
+        wall = {j: statistics.fmean(r.wall for r in runs[j]) for j in (1, 2)}
+        cpu = {j: statistics.fmean(r.cpu for r in runs[j]) for j in (1, 2)}
+        rate = {j: mean([r.rate for r in runs[j]]) for j in (1, 2)}
+        audio = runs[1][0].audio
+        rates = [f"{rate[j]:.0f} s/s" if rate[j] else "n/a" for j in (1, 2)]
+        rate_ratio = f"**{rate[2] / rate[1]:.2f}×**" if rate[1] and rate[2] else "n/a"
+        print(
+            f"| {n_tracks} tracks | {audio / 60:.1f} min | {wall[1]:.2f} s | {wall[2]:.2f} s"
+            f" | **{wall[1] / wall[2]:.2f}×** | {rates[0]} | {rates[1]} | {rate_ratio}"
+            f" | {cpu[2] / cpu[1]:.2f} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", action="store_true", help="use generated tracks")
+    parser.add_argument("--rounds", type=int, default=1, help="ABBA rounds per set (default 1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         files = pick_files(args.synthetic, Path(tmp))
-        print(f"cores: {os.cpu_count()}, load before: {os.getloadavg()[0]:.2f}")
-        compare(files, Path(tmp) / "all", f"{len(files)} tracks")
-        compare(files[:3], Path(tmp) / "small", "3 tracks")
+        env = beets_library(files, Path(tmp) / "lib")
+        print(
+            f"cores: {os.cpu_count()}, load before: {os.getloadavg()[0]:.2f};"
+            f" {len(files)} tracks; ratios > 1: -j 2 is faster",
+            flush=True,
+        )
+        env.run("sonicanalysis", "-j", "1", "id:1..1")  # numba's on-disk cache filled once
+        results = {n: compare(env, n, args.rounds) for n in (len(files), *SMALL_SETS)}
+        print(f"load after: {os.getloadavg()[0]:.2f}")
+        table(results)
 
 
 if __name__ == "__main__":
