@@ -70,7 +70,6 @@ TEMPOGRAM_CHUNK_FRAMES = 512  # ~5 MB of FFT buffers per chunk
 # Frames at each segment end recomputed with the segment's own padding (STFT window reach: 2).
 SEGMENT_EDGE_FRAMES = 4
 TEMPOGRAM_WIN = 384  # librosa's default tempogram window (frames)
-TEMPO_WIN = int(8.0 * SAMPLE_RATE / HOP_LENGTH)  # librosa tempo()'s 8 s window, in frames
 CHROMA_BINS_PER_OCTAVE = 36  # librosa.feature.chroma_cqt defaults: 7 octaves from C1
 CHROMA_OCTAVES = 7
 # The tuning estimate pools the pitch peaks of every 4th frame: tens of thousands of peaks per
@@ -995,8 +994,10 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
 
     tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN)
     if onset_env.any():
-        # What beat_track would estimate itself, from a chunked tempogram (bounded memory).
-        tempo_tg = _mean_tempogram(onset_env, TEMPO_WIN)[:, None]
+        # librosa tempo()'s estimate (its prior over the mean tempogram) seeds the tracker,
+        # from the layout's 384-frame tempogram: beat_track's own would be a second tempogram
+        # (8 s, 344 frames) for the same beat period in nearly every case (sonic-features.md).
+        tempo_tg = tempo_acf[:, None]
         # librosa ≥ 0.10 returns a 1-element array; float() on it raises with numpy ≥ 2.4.
         bpm = np.asarray(librosa.feature.tempo(tg=tempo_tg, sr=sr, hop_length=hop)).item()
         _, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=hop, bpm=bpm)
