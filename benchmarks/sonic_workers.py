@@ -13,12 +13,11 @@ that drifts during a round weighs on both alike); a configuration's figure is th
 runs. Two figures per run:
 
 - wall: the whole command, process start to exit, as a user waits for it;
-- rate: the analysis phase alone, in seconds of audio per wall second: the audio of every
-  track stored after the first one, over the time from the first stored row to the last (the
-  sidecar's `analysed_at`). Start-up, warm-up and the first track are outside it. With two
-  processes the window starts when one of the first two tracks is stored, so it misses part
-  of the other's work: a bias of up to half a track in favour of `-j 2` (~1 % at 39 tracks,
-  more on 3-5 tracks; no rate for 1 track).
+- rate: the analysis phase alone, in seconds of audio per wall second: the set's audio over
+  the time from the first audio file being opened (by the command or a worker: the first
+  decode; polled every 5 ms in /proc) to the last track stored (the sidecar's `analysed_at`).
+  Outside it: Python's and beets' start-up, planning, the warm-up (imports, numba kernels;
+  the worker forks after it) and the process exit.
 
 CPU is user + system time of the command and its workers. Other load on the machine holds the
 `-j 2` figures down (with a load of 1 on 2 cores there is no free core): the load average is
@@ -32,12 +31,15 @@ import os
 import resource
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -71,36 +73,54 @@ def pick_files(synthetic: bool, workdir: Path) -> list[Path]:
     ]
 
 
-def run_once(env: BeetsEnv, workers: int, n_tracks: int) -> Run:
-    """`beet sonicanalysis --force -j WORKERS id:1..N`, timed."""
+def run_once(env: BeetsEnv, workers: int, files: list[Path]) -> Run:
+    """`beet sonicanalysis --force -j WORKERS id:1..N` (the first N files), timed."""
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started_at = time.time()
-    started = time.perf_counter()
-    env.run("sonicanalysis", "--force", "-j", str(workers), f"id:1..{n_tracks}")
-    wall = time.perf_counter() - started
+    started = time.time()
+    proc = env.popen("sonicanalysis", "--force", "-j", str(workers), f"id:1..{len(files)}")
+    first_open = first_audio_open(proc, {str(path.resolve()) for path in files})
+    out, _ = proc.communicate()
+    wall = time.time() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"beet sonicanalysis -j {workers} failed:\n{out}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with sqlite3.connect(env.sidecar_path) as conn:
         rows = conn.execute(
-            "SELECT s.analysed_at, s.duration FROM sonic_files f"
-            " JOIN sonic_features s USING (audio_key)"
-            " WHERE f.item_id <= ? AND s.analysed_at >= ? ORDER BY s.analysed_at",
-            (n_tracks, started_at),
-        ).fetchall()
+            "SELECT MAX(s.analysed_at), SUM(s.duration), COUNT(*) FROM sonic_files f"
+            " JOIN sonic_features s USING (audio_key) WHERE f.item_id <= ? AND s.analysed_at >= ?",
+            (len(files), started),
+        ).fetchone()
     conn.close()
-    if len(rows) != n_tracks:
-        raise SystemExit(f"-j {workers}: {len(rows)} of {n_tracks} tracks stored")
-    window = rows[-1][0] - rows[0][0]
-    rate = sum(duration for _, duration in rows[1:]) / window if window > 0 else None
-    return Run(wall, cpu, rate, sum(duration for _, duration in rows), load)
+    last_stored, audio, count = rows
+    if count != len(files):
+        raise SystemExit(f"-j {workers}: {count} of {len(files)} tracks stored")
+    rate = audio / (last_stored - first_open) if first_open is not None else None
+    return Run(wall, cpu, rate, audio, load)
 
 
-def compare(env: BeetsEnv, n_tracks: int, rounds: int) -> dict[int, list[Run]]:
+def first_audio_open(proc: subprocess.Popen[str], paths: set[str]) -> float | None:
+    """When the command (or a worker) first has one of `paths` open: the first decode, the
+    start of the analysis phase (planning with --force only stats files; the warm-up analyses
+    a generated signal). Polled every 5 ms until then."""
+    command = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            for process in (command, *command.children()):
+                if any(f.path in paths for f in process.open_files()):
+                    return time.time()
+        except psutil.Error:  # a process ended meanwhile
+            pass
+        time.sleep(0.005)
+    return None
+
+
+def compare(env: BeetsEnv, files: list[Path], n_tracks: int, rounds: int) -> dict[int, list[Run]]:
     runs: dict[int, list[Run]] = {1: [], 2: []}
     for _ in range(rounds):
         for workers in (1, 2, 2, 1):
-            run = run_once(env, workers, n_tracks)
+            run = run_once(env, workers, files[:n_tracks])
             runs[workers].append(run)
             rate = f"{run.rate:6.1f} s/s" if run.rate else "     n/a"
             print(
@@ -151,7 +171,7 @@ def main() -> None:
             flush=True,
         )
         env.run("sonicanalysis", "-j", "1", "id:1..1")  # numba's on-disk cache filled once
-        results = {n: compare(env, n, args.rounds) for n in (len(files), *SMALL_SETS)}
+        results = {n: compare(env, files, n, args.rounds) for n in (len(files), *SMALL_SETS)}
         print(f"load after: {os.getloadavg()[0]:.2f}")
         table(results)
 
