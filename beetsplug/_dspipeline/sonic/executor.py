@@ -147,19 +147,11 @@ def run_jobs(
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r} (expected 'local' or 'dask')")
     if workers <= 1:
-        return _in_process(jobs, path_map)
+        return (analyse_job(job, path_map) for job in jobs)
     job_list = list(jobs)  # workers index into it
     if len(job_list) <= 1:
-        return _in_process(job_list, path_map)
+        return (analyse_job(job, path_map) for job in job_list)
     return _run_local(job_list, min(workers, len(job_list)), path_map)
-
-
-def _in_process(
-    jobs: Iterable[AnalysisJob], path_map: tuple[tuple[str, str], ...]
-) -> Generator[AnalysisOutcome, None, None]:
-    warm_up()  # imports librosa.beat with its kernels cached (a lazy import compiles one)
-    for job in jobs:
-        yield analyse_job(job, path_map)
 
 
 def _process_context() -> ForkContext | SpawnContext:
