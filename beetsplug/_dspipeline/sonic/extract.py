@@ -59,6 +59,7 @@ CQT_CHUNK_FRAMES = 2048  # ~48 s per CQT chunk: its buffers peak at ~19 MiB (409
 # Context on each side of a CQT chunk; covers the longest (C1) filter and resampler ringing:
 # chunked chroma stays within 1e-6 of one pass at 80 frames (64: 1.5e-5, 48: 5e-4).
 CQT_MARGIN_FRAMES = 80
+N_MELS = 128  # librosa's mel bands (n_fft 2048)
 SUMMARY_CHUNK_FRAMES = 4096  # frames per step of the onset envelope and the MFCC DCT
 SIGNAL_BLOCK = 1 << 15  # samples per block when an in-memory signal goes through the stream
 # Samples the stream keeps at its end: the end segment's frames at both of its cuts.
@@ -105,15 +106,21 @@ class FrameFeatures:
     stretch analysed (track or segment), which summarise() applies.
     """
 
-    mel_db: np.ndarray  # (128, n) mel power spectrogram, 10·log10
-    contrast_peak_db: np.ndarray  # (7, n) spectral-contrast band peaks, 10·log10 (as librosa)
-    contrast_valley_db: np.ndarray  # (7, n) band valleys; contrast = peak_db - valley_db
+    # The mel power spectrogram in dB (10·log10) as two arrays, bands 0-19 and 20-127: the MFCCs
+    # are written over the first, so the summary frees the second instead of allocating them.
+    mel_db_low: np.ndarray  # (20, n)
+    mel_db_high: np.ndarray  # (108, n)
+    # (7, n) spectral-contrast band peaks and valleys, 10·log10 as librosa, in uint16 fixed
+    # point (_fixed_db: within 0.002 dB); contrast = peak_db - valley_db.
+    contrast_peak_db: np.ndarray
+    contrast_valley_db: np.ndarray
     rolloff: np.ndarray  # (n,) Hz
     centroid: np.ndarray  # (n,) Hz
     bandwidth: np.ndarray  # (n,) Hz
     zcr: np.ndarray  # (n,) zero-crossing rate
-    chroma: np.ndarray  # (12, n) constant-Q chroma, max-normalised per frame
-    tonnetz: np.ndarray  # (6, n)
+    # (12, n) constant-Q chroma, max-normalised per frame, as uint16 fixed point of [0, 1]
+    # (CHROMA_STEPS; within 8e-6): half the bytes of float32 for an hour's 160,000 frames.
+    chroma: np.ndarray
     n_samples: int  # signal length the frames cover
 
 
@@ -297,11 +304,15 @@ class _Samples:
     `view()` gives it as an array whose index 0 is sample `base`, a multiple of HOP_LENGTH: frame
     k of the signal is frame k - base // HOP_LENGTH of the view, so the frame kernels take the
     view as they would take the whole signal. Appending is amortised O(1): the live stretch
-    moves to the front of its buffer only when the buffer is full.
+    moves to the front of its buffer only when the buffer is full, and the buffer grows only
+    when the live stretch fills most of it.
     """
 
     def __init__(self) -> None:
-        self._data = np.empty(1 << 20, np.float32)
+        # Room for the CQT's chunk and margins (the longest stretch kept) plus blocks.
+        self._data = np.empty(
+            3 * (CQT_CHUNK_FRAMES + 2 * CQT_MARGIN_FRAMES) * HOP_LENGTH // 2, np.float32
+        )
         self._start = 0  # index in _data of sample `base`
         self.base = 0
         self.end = 0
@@ -309,11 +320,16 @@ class _Samples:
     def append(self, block: np.ndarray) -> None:
         size = self.end - self.base
         if self._start + size + len(block) > len(self._data):
-            grown = self._data
-            if 2 * (size + len(block)) > len(self._data):
-                grown = np.empty(2 * (size + len(block)), np.float32)
-            grown[:size] = self._data[self._start : self._start + size].copy()
-            self._data, self._start = grown, 0
+            if 5 * (size + len(block)) > 4 * len(self._data):
+                grown = np.empty((size + len(block)) * 3 // 2, np.float32)
+                grown[:size] = self._data[self._start : self._start + size]
+                self._data = grown
+            else:
+                # Move left in pieces no longer than the shift: no overlap, no temporary copy.
+                for i in range(0, size, self._start):
+                    n = min(self._start, size - i)
+                    self._data[i : i + n] = self._data[self._start + i : self._start + i + n]
+            self._start = 0
         self._data[self._start + size : self._start + size + len(block)] = block
         self.end += len(block)
 
@@ -351,18 +367,23 @@ class _Kept:
         return self.data[lo - self.lo : hi - self.lo].copy()
 
 
-# Rows of each frame feature as the stream stores them (float32; dB values without a floor).
-_STORED_ROWS = {
-    "mel_db": 128,
-    "contrast_peak_db": 7,
-    "contrast_valley_db": 7,
-    "rolloff": 1,
-    "centroid": 1,
-    "bandwidth": 1,
-    "zcr": 1,
-    "chroma": 12,
-    "tonnetz": 6,
+# Rows and type of each frame feature as the stream stores it (dB values without a floor).
+_STORED: dict[str, tuple[int, type[np.generic]]] = {
+    "mel_db_low": (N_MFCC, np.float32),
+    "mel_db_high": (N_MELS - N_MFCC, np.float32),
+    "contrast_peak_db": (7, np.uint16),
+    "contrast_valley_db": (7, np.uint16),
+    "rolloff": (1, np.float32),
+    "centroid": (1, np.float32),
+    "bandwidth": (1, np.float32),
+    "zcr": (1, np.float32),
+    "chroma": (12, np.uint16),
 }
+CHROMA_STEPS = np.iinfo(np.uint16).max
+# Fixed-point dB of the contrast peaks and valleys: from -100 dB (power_to_db's amin) in steps
+# of 1/256 dB (rounding ≤ 0.002 dB, far below the 80 dB floor's effects) up to 156 dB.
+DB_MIN = -100.0
+DB_STEPS = 256
 
 
 class _FrameStore:
@@ -373,16 +394,14 @@ class _FrameStore:
     """
 
     def __init__(self, capacity: int) -> None:
-        self._arrays = {
-            k: np.empty((rows, capacity), np.float32) for k, rows in _STORED_ROWS.items()
-        }
+        self._arrays = {k: np.empty((rows, capacity), kind) for k, (rows, kind) in _STORED.items()}
 
     def put(self, first: int, values: dict[str, np.ndarray]) -> None:
         for name, value in values.items():
             array = self._arrays[name]
             last = first + value.shape[-1]
             if last > array.shape[1]:
-                grown = np.empty((array.shape[0], max(last, array.shape[1] * 3 // 2)), np.float32)
+                grown = np.empty((array.shape[0], max(last, array.shape[1] * 3 // 2)), array.dtype)
                 grown[:, :first] = array[:, :first]
                 self._arrays[name] = array = grown
             array[:, first:last] = value
@@ -391,7 +410,7 @@ class _FrameStore:
         """The first n_frames frames as FrameFeatures; the store lets go of its arrays."""
         arrays, self._arrays = self._arrays, {}
         fields = {
-            k: (v[0, :n_frames] if _STORED_ROWS[k] == 1 else v[:, :n_frames])
+            k: (v[0, :n_frames] if _STORED[k][0] == 1 else v[:, :n_frames])
             for k, v in arrays.items()
         }
         return FrameFeatures(**fields, n_samples=n_samples)
@@ -399,10 +418,11 @@ class _FrameStore:
 
 def _stored(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """_stft_frames' features as the store keeps them: power and magnitudes in dB."""
-    stored = {k: v for k, v in features.items() if k in _STORED_ROWS}
-    stored["mel_db"] = _db(features["mel_power"])
-    stored["contrast_peak_db"] = _db(features["contrast_peak"])
-    stored["contrast_valley_db"] = _db(features["contrast_valley"])
+    stored = {k: v for k, v in features.items() if k in _STORED}
+    mel_db = _db(features["mel_power"])
+    stored["mel_db_low"], stored["mel_db_high"] = mel_db[:N_MFCC], mel_db[N_MFCC:]
+    stored["contrast_peak_db"] = _fixed_db(_db(features["contrast_peak"]))
+    stored["contrast_valley_db"] = _fixed_db(_db(features["contrast_valley"]))
     return stored
 
 
@@ -411,6 +431,19 @@ def _db(power: np.ndarray) -> np.ndarray:
     db: np.ndarray = np.maximum(power, 1e-10)
     np.log10(db, out=db)
     db *= 10.0
+    return db
+
+
+def _fixed_db(db: np.ndarray) -> np.ndarray:
+    """dB values (≥ -100, power_to_db's amin) as uint16 fixed point, DB_STEPS per dB."""
+    steps = np.rint((db - DB_MIN) * DB_STEPS)
+    fixed: np.ndarray = np.clip(steps, 0, np.iinfo(np.uint16).max, out=steps).astype(np.uint16)
+    return fixed
+
+
+def _from_fixed_db(fixed: np.ndarray) -> np.ndarray:
+    db: np.ndarray = fixed * np.float32(1 / DB_STEPS)
+    db += np.float32(DB_MIN)
     return db
 
 
@@ -501,7 +534,6 @@ class _Stream:
 
     def _advance(self, n_frames: int | None) -> None:
         """Compute every chunk whose samples are in; all the rest once n_frames is known."""
-        import librosa
 
         samples = self._samples
         view, offset, end = samples.view(), samples.base // HOP_LENGTH, samples.end
@@ -529,8 +561,8 @@ class _Stream:
                 break
             tuning = self._tuning_until(last, final=last == n_frames)
             chroma = _chroma_frames(view, tuning, first - offset, last - offset)
-            tonnetz = librosa.feature.tonnetz(chroma=chroma, sr=SAMPLE_RATE)
-            self._store.put(first, {"chroma": chroma, "tonnetz": tonnetz})
+            fixed = np.rint(np.clip(chroma, 0.0, 1.0) * CHROMA_STEPS).astype(np.uint16)
+            self._store.put(first, {"chroma": fixed})
             self._chroma_done = last
         samples.drop_before(
             min(
@@ -986,10 +1018,8 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
 
     sr, hop = SAMPLE_RATE, HOP_LENGTH
     duration = frames.n_samples / sr
-    log_mel = _floor(frames.mel_db)  # librosa.power_to_db's top_db=80 for this stretch
-    onset_env = _onset_strength(log_mel)
-    mfcc = _mfcc(log_mel)
-    frames.mel_db = log_mel = np.zeros((log_mel.shape[0], 0), np.float32)
+    onset_env, mfcc = _onset_and_mfcc(frames)
+    chroma = frames.chroma * np.float32(1 / CHROMA_STEPS)
     mfcc_delta = librosa.feature.delta(mfcc)
 
     tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN)
@@ -1014,8 +1044,8 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     )
 
     # librosa.feature.spectral_contrast's dB step, with its 80 dB floor set by this stretch.
-    contrast = _floor(frames.contrast_peak_db)
-    contrast -= _floor(frames.contrast_valley_db)
+    contrast = _floor(_from_fixed_db(frames.contrast_peak_db))
+    contrast -= _floor(_from_fixed_db(frames.contrast_valley_db))
     per_beat = {
         name: _interval_means(values, bounds)
         for name, values in (
@@ -1027,8 +1057,8 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
             ("centroid", frames.centroid[None]),
             ("bandwidth", frames.bandwidth[None]),
             ("zcr", frames.zcr[None]),
-            ("chroma", frames.chroma),
-            ("tonnetz", frames.tonnetz),
+            ("chroma", chroma),
+            ("tonnetz", _tonnetz(chroma)),
         )
     }
 
@@ -1054,7 +1084,7 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     for name in ("rolloff", "centroid", "bandwidth", "onset"):  # "onset" = the flux dims
         timbre += [median(name), iqr(name)]
     timbre.append(median("zcr"))
-    mean_chroma = frames.chroma.mean(axis=1, dtype=np.float64)
+    mean_chroma = chroma.mean(axis=1, dtype=np.float64)
     harmony = [
         median("chroma"),
         iqr("chroma"),
@@ -1082,34 +1112,54 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     )
 
 
-def _onset_strength(log_mel: np.ndarray) -> np.ndarray:
-    """librosa.onset.onset_strength(S=log_mel) (lag 1, centred), in chunks of frames.
+def _tonnetz(chroma: np.ndarray) -> np.ndarray:
+    """librosa.feature.tonnetz(chroma=chroma) (frame-local), in chunks of frames: librosa's
+    normalised copy and float64 products of the whole stretch peaked at ~37 MiB for an hour."""
+    import librosa
 
-    librosa's rule: frame t is the mean over bands of max(0, S[t - 2] - S[t - 3]); the first
-    three frames are 0. Chunked, no (128, n) difference array exists.
-    """
-    n = log_mel.shape[1]
-    env = np.zeros(n, np.float32)
-    for first in range(1, n - 2, SUMMARY_CHUNK_FRAMES):
-        last = min(first + SUMMARY_CHUNK_FRAMES, n - 2)
-        diff = log_mel[:, first:last] - log_mel[:, first - 1 : last - 1]
-        np.maximum(diff, 0.0, out=diff)
-        env[first + 2 : last + 2] = diff.mean(axis=0)
-    return env
-
-
-def _mfcc(log_mel: np.ndarray) -> np.ndarray:
-    """librosa.feature.mfcc(S=log_mel, n_mfcc=20) (DCT-II, ortho), in chunks of frames: no DCT
-    of all 128 bands of the whole stretch exists."""
-    import scipy.fft
-
-    n = log_mel.shape[1]
-    mfcc = np.empty((N_MFCC, n), np.float32)
+    n = chroma.shape[1]
+    tonnetz = np.empty((6, n))
     for first in range(0, n, SUMMARY_CHUNK_FRAMES):
         last = min(first + SUMMARY_CHUNK_FRAMES, n)
-        dct = scipy.fft.dct(log_mel[:, first:last], axis=0, type=2, norm="ortho")
-        mfcc[:, first:last] = dct[:N_MFCC]
-    return mfcc
+        tonnetz[:, first:last] = librosa.feature.tonnetz(
+            chroma=chroma[:, first:last], sr=SAMPLE_RATE
+        )
+    return tonnetz
+
+
+def _onset_and_mfcc(frames: FrameFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """librosa's onset_strength(S=log_mel) and mfcc(S=log_mel, n_mfcc=20) of the stretch, where
+    log_mel = power_to_db of its mel spectrogram (top_db=80 below the stretch's maximum).
+
+    In chunks of frames: no (128, n) difference or DCT array exists, and each chunk's MFCCs
+    are written over its low mel bands, whose dB values are no longer needed; the high bands
+    are then let go (frames.mel_db_low becomes the MFCC array, frames.mel_db_high empty).
+    librosa's onset rule: frame t is the mean over bands of max(0, S[t - 2] - S[t - 3]); the
+    first three frames are 0.
+    """
+    import scipy.fft
+
+    low, high = frames.mel_db_low, frames.mel_db_high
+    floor = max(low.max(), high.max()) - 80.0  # float32, as in librosa.power_to_db
+    np.maximum(low, floor, out=low)
+    np.maximum(high, floor, out=high)
+    n = low.shape[1]
+    onset = np.zeros(n, np.float32)
+    previous = None  # the frame before the chunk (its low bands are MFCCs by now)
+    for first in range(0, n, SUMMARY_CHUNK_FRAMES):
+        last = min(first + SUMMARY_CHUNK_FRAMES, n)
+        chunk = np.concatenate([low[:, first:last], high[:, first:last]])
+        span = chunk if previous is None else np.concatenate([previous, chunk], axis=1)
+        diff = span[:, 1:] - span[:, :-1]  # frame t minus frame t - 1, t from start
+        np.maximum(diff, 0.0, out=diff)
+        start = first if previous is not None else first + 1
+        stop = min(last, n - 2)  # frame t's difference is onset frame t + 2
+        if stop > start:
+            onset[start + 2 : stop + 2] = diff[:, : stop - start].mean(axis=0)
+        previous = chunk[:, -1:].copy()
+        low[:, first:last] = scipy.fft.dct(chunk, axis=0, type=2, norm="ortho")[:N_MFCC]
+    frames.mel_db_low = frames.mel_db_high = np.zeros((0, 0), np.float32)
+    return onset, low
 
 
 def _rhythm_dims(
@@ -1211,9 +1261,11 @@ def _interval_means(rows: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     if len(starts) == 0:
         whole: np.ndarray = rows.mean(axis=1, keepdims=True, dtype=np.float64)
         return whole
-    cumulative = np.zeros((rows.shape[0], n + 1), np.float64)
-    np.cumsum(rows, axis=1, dtype=np.float64, out=cumulative[:, 1:])
-    result: np.ndarray = (cumulative[:, stops] - cumulative[:, starts]) / (stops - starts)
+    result = np.empty((rows.shape[0], len(starts)))
+    cumulative = np.zeros(n + 1, np.float64)
+    for k, row in enumerate(rows):  # row by row: one float64 row at a time, not (k, n)
+        np.cumsum(row, dtype=np.float64, out=cumulative[1:])
+        result[k] = (cumulative[stops] - cumulative[starts]) / (stops - starts)
     return result
 
 
