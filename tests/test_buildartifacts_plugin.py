@@ -421,3 +421,15 @@ def test_dry_run_over_existing_data_changes_nothing(env: BeetsEnv) -> None:
     out = env.run("buildartifacts", "-p").stdout
     assert "genre-sim: 18 tracks" in out and "(would be written)" in out
     assert pair_digest(env.out_dir) == before and env.sidecar_path.read_bytes() == sidecar_before
+
+
+def test_embedding_settings_reach_the_build(env: BeetsEnv) -> None:
+    chosen = {"tower_weights": [0.1, 0.6, 0.3], "tower_components": [3, 5, 2]}
+    env.config["buildartifacts"] = {**chosen, "hybrid_weights": [0.7, 0.3]}
+    env.write_config()
+    env.run(*BUILD)
+    data = load(env.out_dir / "data_matrices_step1.npz")
+    embedding = json.loads(str(data["dsp_meta"][()]))["embedding"]
+    assert {key: embedding[key] for key in chosen} == chosen
+    assert embedding["hybrid_weights"] == [0.7, 0.3]
+    assert data["dsp_sonic_embedding"].shape == (18, 3 + 5 + 2)
