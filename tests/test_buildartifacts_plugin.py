@@ -309,6 +309,10 @@ def test_forced_reanalysis_asks_first(env: BeetsEnv) -> None:
     report = json.loads((env.out_dir / "analyze_run_report.json").read_text())
     assert report["stages"][0]["result"] == "error"
     assert "stdin" in report["stages"][0]["message"]
+    # --yes: nothing to ask, the track is analysed again (--limit 1 keeps it short).
+    env.run("buildartifacts", "--stages", "sonic", "--force", "--yes", "--limit", "1")
+    report = json.loads((env.out_dir / "limit-1" / "analyze_run_report.json").read_text())
+    assert report["stages"][0]["result"] == "ok", report["stages"][0]
 
 
 def test_verify_warns_when_the_library_changed_since_the_build(env: BeetsEnv) -> None:
