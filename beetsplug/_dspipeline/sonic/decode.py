@@ -4,7 +4,8 @@ FFmpeg's libraries ship inside the PyAV wheel, so every format beets imports dec
 ffmpeg binary: wav, aiff, flac, alac and aac (m4a), mp3, ogg vorbis and opus, wma, ape, wv, ...
 FFmpeg (av.AudioResampler) down-mixes to mono float32 and soxr resamples to 22050 Hz, block by
 block: a file never sits in memory at its source rate, and no float64 copy of it is ever made.
-The only whole-file array is the 22050 Hz mono result. soxr rather than FFmpeg's own resampler:
+BlockDecoder hands the blocks out as they come (an analysis keeps none of the signal); decode()
+joins them into the 22050 Hz mono result. soxr rather than FFmpeg's own resampler:
 it is as fast here and is what librosa.load uses, so vectors match the reference extractor's
 (FFmpeg's resampler moved 8 kHz files' timbre vectors; docs/benchmarks-sonic.md).
 """

@@ -8,8 +8,8 @@ the shortcuts and how close they stay to plain librosa calls.
 
 Memory stays bounded: the decoder's blocks feed the STFT and CQT chunk by chunk as they
 arrive (_Stream), so neither the whole signal nor a whole-track spectrogram ever exists; what
-stays resident is a sliding window of samples, a 128-band mel spectrogram in dB and a few small
-frame-level features, all float32.
+stays resident is a sliding window of samples, a 128-band mel spectrogram in dB (float32) and
+a few small frame-level features (float32 or uint16 fixed point).
 """
 
 from __future__ import annotations
