@@ -85,9 +85,9 @@ def _init_worker(parent_pid: int | None = None) -> None:
 
     A local worker also ignores SIGINT and SIGTERM, which a terminal or service manager sends
     to the whole process group: the parent stops the workers itself (instead of every worker
-    printing a KeyboardInterrupt traceback). It starts with both signals blocked (see
-    `_LocalWorkers.start`), so none arrives before they are ignored. And it exits as soon as
-    the parent process is gone: after a `kill -9` of the parent nobody would read its results.
+    printing a KeyboardInterrupt traceback). A forked worker starts with both signals blocked
+    (see `_LocalWorkers.start`), so none arrives before they are ignored. And it exits as soon
+    as the parent process is gone: after a `kill -9` of the parent nobody reads its results.
     """
     if parent_pid is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -238,9 +238,9 @@ class _LocalWorkers:
         return int(self.next_index.value)
 
     def start(self, count: int) -> None:
-        """Start `count` workers. SIGINT and SIGTERM stay blocked meanwhile: a worker starts with
-        them blocked (it ignores them, then unblocks), and this process gets them once each
-        worker is on the list `stop` kills."""
+        """Start `count` workers. SIGINT and SIGTERM stay blocked meanwhile: a forked worker
+        starts with them blocked (it ignores them, then unblocks), and this process gets them
+        once each worker is on the list `stop` kills."""
         self.started = True
         blocked = hasattr(signal, "pthread_sigmask")
         if blocked:
