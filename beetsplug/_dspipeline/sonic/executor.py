@@ -147,11 +147,20 @@ def run_jobs(
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r} (expected 'local' or 'dask')")
     if workers <= 1:
-        return (analyse_job(job, path_map) for job in jobs)
+        return _in_process(jobs, path_map)
     job_list = list(jobs)  # workers index into it
     if len(job_list) <= 1:
-        return (analyse_job(job, path_map) for job in job_list)
+        return _in_process(job_list, path_map)
     return _run_local(job_list, min(workers, len(job_list)), path_map)
+
+
+def _in_process(
+    jobs: Iterable[AnalysisJob], path_map: tuple[tuple[str, str], ...]
+) -> Generator[AnalysisOutcome, None, None]:
+    # Warm up before the first file is opened, as _run_local does: start-up, then analysis.
+    warm_up()
+    for job in jobs:
+        yield analyse_job(job, path_map)
 
 
 def _process_context() -> ForkContext | SpawnContext:
