@@ -268,6 +268,7 @@ def test_report_is_written_and_matches_the_sidecar(env: BeetsEnv) -> None:
         n_features = conn.execute("SELECT COUNT(*) FROM sonic_files").fetchone()[0]
     assert f'<td data-key="tracks_with_sonic">{n_features}</td>' in html
     assert '<td data-key="n_tracks">18</td>' in html
+    assert '<td data-key="tracks_without_genre">0</td>' in html  # every album has genres
     # 9 jazz tracks carry the Discogs genre "jazz"; 9 techno tracks "electronic".
     assert '<td data-key="genre-name">jazz</td><td data-key="genre-count">9</td>' in html
     assert '<td data-key="style-name">cool jazz</td><td data-key="style-count">9</td>' in html
