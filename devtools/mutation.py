@@ -93,6 +93,9 @@ TARGETS: dict[str, list[str]] = {
     "beetsplug/buildartifacts.py": [DEFAULTS_TEST, "tests/test_buildartifacts_plugin.py"],
 }
 
+# Mutants drawn by --more, per batch (in the cosmic-ray session database).
+BATCHES_TABLE = "CREATE TABLE IF NOT EXISTS sample_batches (job_id TEXT PRIMARY KEY, batch INT)"
+
 # Operators left out: bit, shift, power, modulo and floor-division swaps mostly duplicate a
 # killed +-*/ mutant or rewrite `X | None` annotations (never evaluated here: equivalent);
 # `is`/`is not` swaps of value comparisons are equivalent for small ints and interned strings.
@@ -215,9 +218,7 @@ def extend_sample(session: Path, more: int) -> None:
     """Draw ``more`` mutants from those left out of the sample: a fresh batch measures tests
     written after reviewing the earlier batches without the bias of having targeted them."""
     with sqlite3.connect(session) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS sample_batches (job_id TEXT PRIMARY KEY, batch INT)"
-        )
+        conn.execute(BATCHES_TABLE)
         left_out = [
             job
             for (job,) in conn.execute(
@@ -323,9 +324,7 @@ def score(work: Path, module: str) -> Score | None:
     killed = survived = incompetent = sampled_out = 0
     survivors = []
     with sqlite3.connect(session) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS sample_batches (job_id TEXT PRIMARY KEY, batch INT)"
-        )
+        conn.execute(BATCHES_TABLE)
         batch_of = dict(conn.execute("SELECT job_id, batch FROM sample_batches"))
     conn.close()
     batches: dict[int, tuple[int, int]] = {}
