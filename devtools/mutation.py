@@ -73,6 +73,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_command_flags.py::test_threshold_flag_and_its_boundary",
         "tests/test_command_flags.py::test_limit_below_one_is_refused",
         "tests/test_command_flags.py::test_exit_status_is_1_only_when_every_lookup_failed",
+        "tests/test_faults.py::test_config_typo_during_an_import_is_a_warning_and_the_import_goes_on",
     ],
     "beetsplug/sonicanalysis.py": [
         DEFAULTS_TEST,
@@ -81,6 +82,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_command_flags.py::test_bpm_is_filled_only_when_empty_and_set_bpm_is_on",
         "tests/test_command_flags.py::test_limit_below_one_is_refused",
         "tests/test_sonicanalysis_plugin.py",
+        "tests/test_faults.py::test_config_typo_during_an_import_is_a_warning_and_the_import_goes_on",
     ],
     # test_report.py checks the core report only: the adapter runs in these `beet dsreport` tests.
     "beetsplug/dsreport.py": [
