@@ -377,7 +377,7 @@ def _absolute(entry: JSON, base_url: str) -> JSON:
 # -- faults and request log ---------------------------------------------------------------------
 
 FAULT_KINDS = (
-    "429", "500", "502", "503", "slow", "malformed", "truncated", "reset", "echo"
+    "429", "500", "502", "503", "504", "slow", "malformed", "truncated", "reset", "echo"
 )  # fmt: skip
 
 
@@ -389,7 +389,7 @@ class Fault:
     kind: str
     times: int | None = 1
     path: str | None = None
-    retry_after: int = 1
+    retry_after: int | None = 1
     delay_s: float = 2.0
     query: str | None = None
 
@@ -411,7 +411,7 @@ class FaultPlan:
         times: int | None = 1,
         *,
         path: str | None = None,
-        retry_after: int = 1,
+        retry_after: int | None = 1,
         delay_s: float = 2.0,
         query: str | None = None,
     ) -> None:
@@ -613,9 +613,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: Fault) -> int:
         if fault.kind == "429":
-            headers = {"Retry-After": str(fault.retry_after), "X-Discogs-Ratelimit-Remaining": "0"}
+            headers = {"X-Discogs-Ratelimit-Remaining": "0"}
+            if fault.retry_after is not None:  # None: a 429 that does not say how long to wait
+                headers["Retry-After"] = str(fault.retry_after)
             return self._json(429, {"message": "You are making requests too quickly."}, headers)
-        if fault.kind in ("500", "502", "503"):
+        if fault.kind in ("500", "502", "503", "504"):
             return self._json(int(fault.kind), {"message": "Server error."}, {})
         if fault.kind == "echo":
             # Like a proxy's error page that quotes the request it refused: the credentials

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from beetsplug._dspipeline.discogs_http import (
     DiscogsError,
     DiscogsNotFound,
     RateLimiter,
+    _message,
 )
 from devtools.discogs_standin import Catalog, StandinServer
 
@@ -95,12 +97,20 @@ def test_429_with_retry_after_is_honoured_then_succeeds(discogs_server: StandinS
     assert client.requests_made == 2
 
 
+def test_429_without_retry_after_is_retried_with_backoff(discogs_server: StandinServer) -> None:
+    discogs_server.faults.inject("429", times=1, retry_after=None)
+    client = client_for(discogs_server)
+    assert client.search_releases("Homogenic", "Björk", None)[0]["title"] == "Björk - Homogenic"
+    assert discogs_server.statuses() == [429, 200]
+
+
 def test_5xx_retried_then_success(discogs_server: StandinServer) -> None:
     discogs_server.faults.inject("500", times=2)
     discogs_server.faults.inject("502", times=1)
+    discogs_server.faults.inject("504", times=1)  # a gateway timeout in front of Discogs
     client = client_for(discogs_server)
     assert client.release(1000)["title"] == "Computer World"
-    assert discogs_server.statuses() == [500, 500, 502, 200]
+    assert discogs_server.statuses() == [500, 500, 502, 504, 200]
 
 
 def test_5xx_forever_is_a_bounded_error(discogs_server: StandinServer) -> None:
@@ -259,6 +269,22 @@ def test_limiter_counts_requests_from_other_clients() -> None:
     assert limiter.delay() == pytest.approx(60.0)  # 24 used of 25: keep the reserve
     with pytest.raises(DiscogsError, match="exceeds the time budget"):
         limiter.acquire(deadline=fake.now + 10)
+
+
+def test_limiter_derives_the_used_count_from_remaining_without_a_used_header() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(60, margin_s=0.0, clock=fake.clock, sleep=fake.sleep)
+    # No X-Discogs-Ratelimit-Used: 25 - 3 = 22 used, one kept in reserve, so two are free.
+    limiter.update({"X-Discogs-Ratelimit": "25", "X-Discogs-Ratelimit-Remaining": "3"})
+    assert limiter.delay() == 0.0
+    limiter.acquire()
+    limiter.acquire()
+    assert fake.slept == [] and limiter.delay() == pytest.approx(60.0)
+
+
+def test_error_messages_quote_at_most_120_characters_of_the_body() -> None:
+    body = json.dumps({"message": "x" * 119 + "yz  and more"}).encode()
+    assert _message(body) == "x" * 119 + "y"
 
 
 def test_limiter_waits_for_the_slot_that_frees_the_window() -> None:
