@@ -93,6 +93,14 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_faults.py::test_bad_option_is_one_line_before_any_work",
     ],
     "beetsplug/buildartifacts.py": [DEFAULTS_TEST, "tests/test_buildartifacts_plugin.py"],
+    # The beets <-> core bridge every command goes through: config checks, album keys, the
+    # library source, one-line errors. Its tests are the CLI ones (minutes per survivor).
+    "beetsplug/_dsp_beets.py": [
+        DEFAULTS_TEST,
+        "tests/test_faults.py",
+        "tests/test_command_flags.py",
+        "tests/test_discogs_writeback.py",
+    ],
 }
 
 # Mutants drawn by --more, per batch (in the cosmic-ray session database).
