@@ -160,19 +160,17 @@ def analyse_file(path: AudioPath) -> TrackFeatures:
 def _refetch(path: AudioPath, ranges: list[tuple[int, int]]) -> list[np.ndarray]:
     """Samples [lo, hi) of the decoded signal for each range, by decoding `path` again (only up
     to the last range). For the rare file whose declared length was wrong or missing."""
-    out = [np.zeros(hi - lo, np.float32) for lo, hi in ranges]
+    kept = [_Kept(lo, hi) for lo, hi in ranges]
     stop = max(hi for _, hi in ranges)
     offset = 0
     with BlockDecoder(path) as decoder:
         for block in decoder.blocks():
-            for (lo, hi), dest in zip(ranges, out, strict=True):
-                a, b = max(lo, offset), min(hi, offset + len(block))
-                if a < b:
-                    dest[a - lo : b - lo] = block[a - offset : b - offset]
+            for piece in kept:
+                piece.take(offset, block)
             offset += len(block)
             if offset >= stop:
                 break
-    return out
+    return [piece.data for piece in kept]
 
 
 def analyse_signal(y: np.ndarray, sr: int) -> TrackFeatures:
@@ -260,20 +258,16 @@ def _compile_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _internal_errors(name: str) -> contextlib.AbstractContextManager[None]:
-    return _InternalErrors(name)
-
-
-class _InternalErrors(contextlib.AbstractContextManager[None]):
+@contextlib.contextmanager
+def _internal_errors(name: str) -> Iterator[None]:
     """Callers get one exception type, whatever librosa raises: AnalysisError("internal")."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, Exception) and not isinstance(exc, AnalysisError):
-            message = f"{self._name}: feature extraction failed ({type(exc).__name__}: {exc})"
-            raise AnalysisError("internal", message) from exc
+    try:
+        yield
+    except AnalysisError:
+        raise
+    except Exception as exc:
+        message = f"{name}: feature extraction failed ({type(exc).__name__}: {exc})"
+        raise AnalysisError("internal", message) from exc
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
