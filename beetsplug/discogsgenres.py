@@ -145,11 +145,8 @@ class DiscogsGenresPlugin(BeetsPlugin):
             progress=ui.print_,
         )
         self.report(summary, skipped + selection.already_done)
-        if summary.errors and not summary.hits + summary.misses:
-            raise UserError(
-                f"Discogs: all {summary.errors} lookups failed (first: "
-                f"{summary.error_messages[0]}); nothing was stored, they are retried next run"
-            )
+        if summary.all_failed:
+            raise UserError(f"Discogs: {summary.all_failed_message()}")
 
     @staticmethod
     def explaining(fields: DiscogsFields) -> Callable[[AlbumTarget, LookupResult], None]:
@@ -173,7 +170,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
             ui.print_(line)
         for message in summary.error_messages[:10]:
             ui.print_(f"  error: {message}")
-        if summary.errors and summary.hits + summary.misses:
+        if summary.errors and not summary.all_failed:
             ui.print_(f"Discogs: {summary.errors} albums failed and will be retried next run")
 
     # -- import -----------------------------------------------------------------------------

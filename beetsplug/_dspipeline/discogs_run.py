@@ -77,6 +77,17 @@ class RunSummary:
     def requests_per_album(self) -> float:
         return self.requests / self.processed if self.processed else 0.0
 
+    @property
+    def all_failed(self) -> bool:
+        """Every lookup ended in an error (Discogs down, a bad token): none gave a hit or miss."""
+        return bool(self.errors) and not self.hits + self.misses
+
+    def all_failed_message(self) -> str:
+        return (
+            f"all {self.errors} lookups failed (first: {self.error_messages[0]}); nothing was "
+            "stored, they are retried next run"
+        )
+
     def lines(self, skipped: int) -> list[str]:
         return [
             f"Discogs: {self.processed} processed: {self.hits} hits, {self.misses} misses, "

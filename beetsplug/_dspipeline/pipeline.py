@@ -400,13 +400,10 @@ class DiscogsStage(Stage[DiscogsPlan]):
             errors=summary.errors,
             requests=summary.requests,
         )
-        if summary.errors and not summary.hits + summary.misses:
-            # Nothing looked up at all (Discogs down, a bad token): an error, as in
-            # `beet discogsgenres`, but the later stages still build from what is stored.
-            raise StageError(
-                f"all {summary.errors} lookups failed (first: {summary.error_messages[0]}); "
-                "they are retried next run"
-            )
+        if summary.all_failed:
+            # An error, as in `beet discogsgenres`; the later stages still build from what
+            # is stored.
+            raise StageError(summary.all_failed_message())
         if summary.errors:
             result.result = "warning"
             result.message = f"{summary.errors} albums failed; they are retried next run"
