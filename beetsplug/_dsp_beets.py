@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import confuse
 from beets import config, ui
 from beets.exceptions import UserError
 
@@ -152,6 +153,15 @@ def _announce_new(lib: Library, sidecar: Sidecar) -> None:
 def check_config() -> None:
     """Validate every dspipeline config section, once per process (see config_schema)."""
     validate(config)  # confuse.ConfigError: beets prints "configuration error: <key>: …"
+
+
+def check_section(section: str) -> None:
+    """Validate one plugin's config section from an import listener: a bad value becomes a
+    UserError the listener logs as a warning (a confuse.ConfigError would stop the import)."""
+    try:
+        validate(config, [section])
+    except confuse.ConfigError as exc:
+        raise UserError(f"configuration error: {exc}") from exc
 
 
 def command(func: Callable[..., None]) -> Callable[..., None]:

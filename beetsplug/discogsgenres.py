@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from beets import config, ui
+from beets import ui
 from beets.dbcore import types
 from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
-from confuse import ConfigError
 
 from beetsplug._dsp_beets import (
     DISCOGS_DEFAULTS,
     TOKEN_MESSAGE,
     DiscogsFields,
+    check_section,
     command,
     discogs_settings,
     discogs_targets,
@@ -25,7 +25,6 @@ from beetsplug._dsp_beets import (
     peek_sidecar,
     require_discogs_settings,
 )
-from beetsplug._dspipeline.config_schema import validate
 from beetsplug._dspipeline.sidecar import SidecarError
 
 if TYPE_CHECKING:
@@ -185,7 +184,7 @@ class DiscogsGenresPlugin(BeetsPlugin):
             self._log.info("skipping album without artist or title: {}", model_id(album))
             return
         try:
-            validate(config, ["discogsgenres"])
+            check_section("discogsgenres")
             sidecar = open_sidecar(session.lib)
             # The task's items: beets writes their tags after this stage.
             fields = DiscogsFields([album], items=task.imported_items(), write_files=False)
@@ -194,10 +193,8 @@ class DiscogsGenresPlugin(BeetsPlugin):
                 fields.apply_stored(album, sidecar, targets[0].row.album_id)
                 return
             settings = discogs_settings()
-        except ConfigError as exc:  # a bad setting: the import goes on without lookups
-            self._log.warning("configuration error: {}", str(exc))
-            return
-        except (UserError, SidecarError) as exc:  # e.g. a broken sidecar: the import goes on
+        except (UserError, SidecarError) as exc:  # a bad setting, a broken sidecar: the
+            # import goes on without lookups
             self._log.warning("{}", str(exc))
             return
         if settings is None:

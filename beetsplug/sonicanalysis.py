@@ -6,15 +6,15 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from beets import config, ui
+from beets import ui
 from beets.exceptions import UserError
 from beets.plugins import BeetsPlugin
 from beets.ui import Subcommand
-from confuse import ConfigError
 
 from beetsplug._dsp_beets import (
     SONIC_DEFAULTS,
     bpm_setter,
+    check_section,
     command,
     library_item_ids,
     open_sidecar,
@@ -22,7 +22,6 @@ from beetsplug._dsp_beets import (
     sonic_settings,
     sonic_tracks,
 )
-from beetsplug._dspipeline.config_schema import validate
 from beetsplug._dspipeline.sidecar import SidecarError
 
 if TYPE_CHECKING:
@@ -161,16 +160,13 @@ class SonicAnalysisPlugin(BeetsPlugin):
         from beetsplug._dspipeline.sonic_run import plan_analysis
 
         try:
-            validate(config, ["sonicanalysis"])
+            check_section("sonicanalysis")
             sidecar = open_sidecar(lib)
             tracks = sonic_tracks(items)
             plan = plan_analysis(
                 tracks, sidecar, library_item_ids(lib), force=False, retry_failed=False
             )
             stats = self.execute(lib, sidecar, plan, plan.analyse, sonic_settings(executor="local"))
-        except ConfigError as exc:
-            self._log.warning("configuration error: {}", str(exc))
-            return
         except (UserError, SidecarError) as exc:
             self._log.warning("{}", str(exc))
             return
