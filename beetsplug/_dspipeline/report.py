@@ -15,18 +15,25 @@ import base64
 import datetime as dt
 import html
 import io
+import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
-from .artifact_format import DATA_FILE, GENRE_SIM_FILE
+from .artifact_format import DATA_FILE, GENRE_SIM_FILE, LAST_BUILD_REPORT_FILE, RUN_REPORT_FILE
 from .genre_sim import load_genre_similarity
+from .genres import GenreNormaliser
 from .npzio import ArtifactFileError, load_npz, write_text_atomic
+from .sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE, AlbumRow, Sidecar
+
+if TYPE_CHECKING:
+    from .pipeline import LibraryTrack
 
 __all__ = [
     "HEATMAP_GENRES",
@@ -34,6 +41,7 @@ __all__ = [
     "ReportData",
     "ReportError",
     "clustered_order",
+    "gather_report_data",
     "write_report",
 ]
 
@@ -77,6 +85,69 @@ class ReportData:
     generated_at: str = field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     )
+
+
+def gather_report_data(
+    sidecar: Sidecar,
+    tracks: Sequence[LibraryTrack],
+    albums: Sequence[AlbumRow],
+    artifacts_dir: Path,
+    library: str,
+) -> ReportData:
+    """Coverage and counts of the queried `tracks` and `albums` from the sidecar, and the run
+    reports from `artifacts_dir`."""
+    album_keys = {row.album_id for row in albums}
+    genres = sidecar.album_genres()
+    errors = sidecar.discogs_errors()
+    item_ids = {t.item_id for t in tracks}
+    failures = Counter(f.reason for f in sidecar.failures() if f.item_id in item_ids)
+
+    normaliser = GenreNormaliser()
+    genre_counts: Counter[str] = Counter()
+    style_counts: Counter[str] = Counter()
+    without_genre = 0
+    for track in tracks:
+        rows = genres.get(track.album_key, []) if track.album_key else []
+        style_counts.update(g for g, s in rows if s == DISCOGS_STYLE_SOURCE)
+        # Every source counts once per track: the sidecar's album genres and beets' genres.
+        raw = [g for g, _ in rows] + list(track.genres)
+        names = {name for g in raw for name in normaliser.normalise(g)}
+        genre_counts.update(names)
+        if not names:
+            without_genre += 1
+    discogs = (DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE)
+    return ReportData(
+        n_albums=len(album_keys),
+        albums_with_genres=sum(
+            1 for k in album_keys if any(s in discogs for _, s in genres.get(k, []))
+        ),
+        album_misses=len(album_keys & sidecar.albums_marked_empty()),
+        album_errors=sum(1 for k in album_keys if k in errors),
+        album_errors_by_reason=dict(
+            Counter(msg.split(":", 1)[0] for key, msg in errors.items() if key in album_keys)
+        ),
+        n_tracks=len(tracks),
+        tracks_with_sonic=len(sidecar.features_for_items(sorted(item_ids))),
+        sonic_failures_by_reason=dict(failures),
+        tracks_without_genre=without_genre,
+        genre_counts=dict(genre_counts),
+        style_counts=dict(style_counts),
+        run_report=_read_run_report(artifacts_dir / RUN_REPORT_FILE),
+        last_build=_read_run_report(artifacts_dir / LAST_BUILD_REPORT_FILE),
+        album_names={row.album_id: f"{row.albumartist} – {row.album}" for row in albums},
+        library=library,
+    )
+
+
+def _read_run_report(path: Path) -> dict[str, Any] | None:
+    """A run report's contents; a note in its place when it is unreadable; None when absent."""
+    if not path.exists():
+        return None
+    try:
+        report = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {"note": f"{path} is unreadable"}
+    return report if isinstance(report, dict) else {"note": f"{path} is not a run report"}
 
 
 def write_report(data: ReportData, artifacts_dir: Path, out_path: Path) -> Path:
