@@ -88,9 +88,7 @@ def test_token_is_used_but_never_shown(tmp_path: Path, server: StandinServer, wh
 
 
 @pytest.mark.parametrize("plugin", ["buildartifacts", "dsreport"])
-def test_beet_config_hides_the_token_whichever_plugin_reads_it(
-    tmp_path: Path, plugin: str
-) -> None:
+def test_beet_config_hides_the_token_whichever_plugin_reads_it(tmp_path: Path, plugin: str) -> None:
     # buildartifacts' discogs stage reads the token without the discogsgenres plugin loaded.
     env = BeetsEnv(
         tmp_path / "beets",
