@@ -31,6 +31,8 @@ def write(path: Path, samples: np.ndarray, sr: int = SR) -> Path:
     return path
 
 
+FF_QP2LAMBDA = 118  # FFmpeg's scale from a quality value to the codec's global_quality
+
 # Codec, container and bit rate per encoded format (PyAV/FFmpeg names).
 ENCODINGS: dict[str, tuple[str, str, int]] = {
     "aac": ("aac", "ipod", 192_000),  # .m4a
@@ -45,24 +47,40 @@ ENCODINGS: dict[str, tuple[str, str, int]] = {
 }
 
 
-def encode(path: Path, samples: np.ndarray, codec: str, sr: int = SR) -> Path:
+def encode(
+    path: Path,
+    samples: np.ndarray,
+    codec: str,
+    sr: int = SR,
+    *,
+    container: str | None = None,
+    muxer_options: dict[str, str] | None = None,
+    vbr_quality: int | None = None,
+) -> Path:
     """Encode (n,) or (n, channels) float samples with FFmpeg (PyAV) as `codec` (ENCODINGS).
 
+    `container` overrides the codec's usual one (e.g. "adts" for raw AAC), `muxer_options` go to
+    the muxer (e.g. {"write_xing": "0"}: an MP3 without its length header) and `vbr_quality`
+    asks for variable bit rate at that quality (FFmpeg's -q:a) instead of the fixed bit rate.
     Raises av.error.FFmpegError (or av.codec.codec.UnknownCodecError) when the PyAV wheel lacks
     the encoder.
     """
     name, container_format, bit_rate = ENCODINGS[codec]
+    container_format = container or container_format
     data = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
     data = data[:, None] if data.ndim == 1 else data
     layout = "mono" if data.shape[1] == 1 else "stereo"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format=container_format) as out:
+    with av.open(str(path), "w", format=container_format, options=muxer_options or {}) as out:
         stream = out.add_stream(name, rate=48_000 if codec == "opus" else sr, layout=layout)
         if codec == "vorbis":
             stream.codec_context.options = {"strict": "experimental"}
         if codec == "alac":
             stream.codec_context.format = "s16p"  # 16-bit like the WAV it is compared with
-        if bit_rate:
+        if vbr_quality is not None:
+            stream.codec_context.qscale = True
+            stream.codec_context.global_quality = vbr_quality * FF_QP2LAMBDA
+        elif bit_rate:
             stream.bit_rate = bit_rate
         context = stream.codec_context
         # The encoder's sample format, rate and frame size.

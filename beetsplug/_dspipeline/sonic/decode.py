@@ -228,6 +228,9 @@ class BlockDecoder:
         self._channels: int = channels
         # How long the file says it is (None when it does not say); may be wrong (VBR MP3).
         self.declared_seconds = _declared_seconds(self.path, self._container, self._stream)
+        # Whether that length is stated by the file, not estimated from its bit rate: only a
+        # stated length tells a cut-off file from a complete one.
+        self.length_is_stated = _length_is_stated(self.path, self._container.format.name)
         self.duration = 0.0  # seconds of source audio decoded; final once blocks() ends
         self.audio_hash = ""  # set when blocks() ends cleanly
 
@@ -277,7 +280,7 @@ class BlockDecoder:
             raise AnalysisError(
                 "corrupt", f"{fs_path}: {bad_packets} of {packets} packets undecodable ({error})"
             )
-        declared = self.declared_seconds
+        declared = self.declared_seconds if self.length_is_stated else None
         short = declared is not None and seconds < declared * (1 - TRUNCATION_TOLERANCE) - (
             TRUNCATION_SLACK_SECONDS
         )
@@ -342,6 +345,25 @@ def _declared_seconds(
     if container.duration:
         return float(container.duration / av.time_base)
     return None
+
+
+def _length_is_stated(path: Path, format_name: str) -> bool:
+    """False where FFmpeg's length is its estimate from the bit rate: raw ADTS AAC, and MP3
+    without a Xing/Info/VBRI header. A variable bit rate makes that estimate off by any factor
+    (a quiet intro: 374 s estimated for 120 s), so it says nothing about truncation."""
+    if format_name == "aac":
+        return False
+    if format_name != "mp3":
+        return True
+    from mutagen import MutagenError
+    from mutagen.mp3 import MP3, BitrateMode
+
+    try:
+        info = MP3(path).info  # type: ignore[no-untyped-call]
+    except (MutagenError, OSError):
+        return False
+    # mutagen knows the bit rate mode only from one of those headers (which state the length).
+    return info is not None and info.bitrate_mode is not BitrateMode.UNKNOWN
 
 
 def _ogg_cut(path: Path, format_name: str) -> bool:
