@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -74,14 +75,33 @@ def store_cluster_features(env: BeetsEnv) -> dict[int, str]:
     return clusters
 
 
+def _beets_env(root: Path) -> BeetsEnv:
+    return BeetsEnv(root, plugins=list(ALL_PLUGINS), settings={"discogsgenres": {"auto": False}})
+
+
+@pytest.fixture(scope="module")
+def library_snapshot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[int, str]]:
+    """The imported library with its vectors, built once: (its root, a copy, item clusters).
+
+    Every test gets the library back at the same root (the library and the sidecar hold
+    absolute paths), restored from the copy: one import for the module instead of one a test.
+    """
+    base = tmp_path_factory.mktemp("buildartifacts")
+    env = _beets_env(base / "beets")
+    write_library(base / "in", library_albums())
+    env.run("import", str(base / "in"))
+    clusters = store_cluster_features(env)
+    shutil.copytree(env.root, base / "snapshot", symlinks=True)
+    return env.root, base / "snapshot", clusters
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> BeetsEnv:
-    env = BeetsEnv(
-        tmp_path / "beets", plugins=list(ALL_PLUGINS), settings={"discogsgenres": {"auto": False}}
-    )
-    write_library(tmp_path / "in", library_albums())
-    env.run("import", str(tmp_path / "in"))
-    env.clusters = store_cluster_features(env)  # type: ignore[attr-defined]
+def env(library_snapshot: tuple[Path, Path, dict[int, str]]) -> BeetsEnv:
+    root, snapshot, clusters = library_snapshot
+    shutil.rmtree(root)
+    shutil.copytree(snapshot, root, symlinks=True)
+    env = _beets_env(root)
+    env.clusters = clusters  # type: ignore[attr-defined]
     return env
 
 
