@@ -253,8 +253,14 @@ def check(files: list[Path], baseline_path: Path) -> bool:
     for tower, cols in layout.TOWERS.items():
         cosines = []
         worst = ("", 1.0)
+        # Largest change of any dim, relative to that dim's spread across the baseline files.
+        ref = np.concatenate([baseline[name][:, cols] for name in current]).astype(np.float64)
+        spread = np.maximum(ref.std(axis=0), 1e-12)
+        max_diff = max_scaled = 0.0
         for name, now in current.items():
             a, b = now[:, cols].astype(np.float64), baseline[name][:, cols].astype(np.float64)
+            max_diff = max(max_diff, float(np.max(np.abs(a - b))))
+            max_scaled = max(max_scaled, float(np.max(np.abs(a - b) / spread)))
             norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
             cos = np.sum(a * b, axis=1) / np.where(norms > 0, norms, 1.0)
             cosines.extend(cos)
@@ -265,6 +271,7 @@ def check(files: list[Path], baseline_path: Path) -> bool:
         ok &= good
         print(
             f"  {tower:8s} median {median:.5f}  min {low:.5f} ({worst[0]})  "
+            f"max |diff| {max_diff:.3g} ({max_scaled:.3g} of the dim's spread)  "
             f"{'ok' if good else 'FAILS (median >= 0.99, min >= 0.95)'}"
         )
     return ok

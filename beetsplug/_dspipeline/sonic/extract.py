@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from . import filterbanks
 from .decode import AnalysisError, AudioPath, BlockDecoder
 from .layout import (
     GRID_SECONDS,
@@ -413,19 +414,12 @@ class _FrameStore:
 def _stored(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """_stft_frames' features as the store keeps them: power and magnitudes in dB."""
     stored = {k: v for k, v in features.items() if k in _STORED}
-    mel_db = _db(features["mel_power"])
+    # power_to_db without its top_db floor, which _floor applies per stretch.
+    mel_db = filterbanks.power_to_db(features["mel_power"])
     stored["mel_db_low"], stored["mel_db_high"] = mel_db[:N_MFCC], mel_db[N_MFCC:]
-    stored["contrast_peak_db"] = _fixed_db(_db(features["contrast_peak"]))
-    stored["contrast_valley_db"] = _fixed_db(_db(features["contrast_valley"]))
+    stored["contrast_peak_db"] = _fixed_db(filterbanks.power_to_db(features["contrast_peak"]))
+    stored["contrast_valley_db"] = _fixed_db(filterbanks.power_to_db(features["contrast_valley"]))
     return stored
-
-
-def _db(power: np.ndarray) -> np.ndarray:
-    """librosa.power_to_db(power) before its top_db floor (which _floor applies per stretch)."""
-    db: np.ndarray = np.maximum(power, 1e-10)
-    np.log10(db, out=db)
-    db *= 10.0
-    return db
 
 
 def _fixed_db(db: np.ndarray) -> np.ndarray:
@@ -724,10 +718,7 @@ def _moment_weights() -> np.ndarray:
 
 @functools.cache
 def _fft_freqs() -> np.ndarray:
-    import librosa
-
-    freqs: np.ndarray = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
-    return freqs
+    return filterbanks.fft_frequencies(SAMPLE_RATE, N_FFT)
 
 
 def _padded_window(y: np.ndarray, start: int, stop: int, mode: str) -> np.ndarray:
@@ -744,18 +735,14 @@ def _padded_window(y: np.ndarray, start: int, stop: int, mode: str) -> np.ndarra
 def _mel_basis() -> Any:
     """librosa's 128-band mel filters (n_fft 2048) as a sparse matrix: each band spans a few
     dozen FFT bins, so the dense product did ~50x the needed multiplications."""
-    import librosa
     import scipy.sparse
 
-    return scipy.sparse.csr_array(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT))
+    return scipy.sparse.csr_array(filterbanks.mel(SAMPLE_RATE, N_FFT, N_MELS))
 
 
 @functools.cache
 def _hann() -> np.ndarray:
-    import scipy.signal
-
-    window: np.ndarray = scipy.signal.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
-    return window
+    return filterbanks.hann(N_FFT).astype(np.float32)
 
 
 def segment_features(segment: np.ndarray, frames: FrameFeatures, first: int) -> FrameFeatures:
@@ -791,9 +778,7 @@ def _contrast_bands(
     dB(peak) - dB(valley) with an 80 dB floor relative to the array's maximum, which would tie
     values to chunk boundaries; keeping peaks and valleys lets each track/segment set its floor.
     """
-    import librosa
-
-    freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
+    freqs = _fft_freqs()
     edges = [0.0, *(fmin * 2.0 ** np.arange(n_bands + 1))]
     bands = []
     for k in range(n_bands + 1):
@@ -831,11 +816,9 @@ def _tuning_peaks(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     interpolation evaluated at the peaks only (librosa computes it, the gradient and two
     output arrays for every bin): the same values, ~5× faster.
     """
-    import librosa
-
     n_fft = 2 * (PIPTRACK_ROWS - 1)
     sr = SAMPLE_RATE * n_fft / N_FFT
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    freqs = filterbanks.fft_frequencies(sr, n_fft)
     inside = np.flatnonzero((freqs >= 150.0) & (freqs < min(4000.0, sr / 2)))
     lo, hi = int(inside[0]), int(inside[-1]) + 1
     rows = mag[: hi + 1]
@@ -860,14 +843,10 @@ def _tuning_peaks(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _pooled_tuning(pitch: np.ndarray, magnitude: np.ndarray) -> float:
     """librosa.estimate_tuning's rule on pooled piptrack peaks: strong peaks' pitch deviation."""
-    import librosa
-
     if pitch.size == 0:
         return 0.0
     strong = magnitude >= np.median(magnitude)
-    return float(
-        librosa.pitch_tuning(pitch[strong], bins_per_octave=CHROMA_BINS_PER_OCTAVE, resolution=0.01)
-    )
+    return filterbanks.pitch_tuning(pitch[strong], CHROMA_BINS_PER_OCTAVE, resolution=0.01)
 
 
 def chroma_chunked(
@@ -938,28 +917,24 @@ def _cqt_basis(tuning: float, rate: int) -> tuple[Any, int, np.ndarray]:
     The FFT size is the shortest fast even length that holds the longest filter (288 at
     11025 Hz), not librosa's next power of two (512): a CQT bin is the inner product of a frame
     with its filter, both centred on the frame's time, whatever zeros surround the filter; the
-    filters are librosa's, cut to their centred n_fft samples. Only which 1 % of each filter's
-    spectrum sparsify_rows drops differs. Every octave's FFTs and sparse products get ~40 %
-    cheaper.
+    filters are librosa's (filterbanks.wavelet) centred in n_fft samples. Only which 1 % of
+    each filter's spectrum sparsify_rows drops differs. Every octave's FFTs and sparse
+    products get ~40 % cheaper.
     """
-    import librosa
     import scipy.fft
 
     bins = CHROMA_BINS_PER_OCTAVE
-    freqs = librosa.note_to_hz("C1") * 2.0 ** ((tuning + np.arange(bins * CHROMA_OCTAVES)) / bins)
-    basis, lengths = librosa.filters.wavelet(
-        freqs=freqs[-bins:], sr=rate, norm=1, pad_fft=True, window="hann", alpha=_CQT_ALPHA
-    )
-    # Even, like librosa's size, so the centred cut keeps every filter's position.
+    freqs = filterbanks.C1_HZ * 2.0 ** ((tuning + np.arange(bins * CHROMA_OCTAVES)) / bins)
+    all_lengths = filterbanks.wavelet_lengths(freqs, rate, _CQT_ALPHA)
+    lengths = all_lengths[-bins:]
+    # Even, like librosa's power of two, so centring in it keeps every filter's position.
     n_fft = scipy.fft.next_fast_len(int(np.ceil(lengths.max())), real=True)
     while n_fft % 2:
         n_fft = scipy.fft.next_fast_len(n_fft + 1, real=True)
-    cut = (basis.shape[1] - n_fft) // 2
-    basis = basis[:, cut : cut + n_fft]
+    basis = filterbanks.wavelet(freqs[-bins:], rate, _CQT_ALPHA, n_fft)
     basis *= lengths[:, None] / float(n_fft)
     spectrum = np.fft.fft(basis, n=n_fft, axis=1)[:, : n_fft // 2 + 1]
-    sparse = librosa.util.sparsify_rows(spectrum, quantile=0.01, dtype=np.complex64)
-    all_lengths, _ = librosa.filters.wavelet_lengths(freqs=freqs, sr=rate, alpha=_CQT_ALPHA)
+    sparse = filterbanks.sparsify_rows(spectrum, quantile=0.01, dtype=np.complex64)
     return sparse, n_fft, np.sqrt(all_lengths).astype(np.float32)
 
 
@@ -970,7 +945,6 @@ def _chroma_cqt(y: np.ndarray, rate: int, hop: int, tuning: float) -> np.ndarray
     filters, soxr_hq halving) with the filters built once, at a shorter FFT size (see
     _cqt_basis); chroma differs from librosa's by ~1e-3 per frame (docs/sonic-features.md).
     """
-    import librosa
     import scipy.fft
 
     basis, n_fft, sqrt_lengths = _cqt_basis(tuning, rate)
@@ -992,14 +966,9 @@ def _chroma_cqt(y: np.ndarray, rate: int, hop: int, tuning: float) -> np.ndarray
         magnitude[rows] = response[:, :n]
         if octave < CHROMA_OCTAVES - 1:
             octave_hop //= 2
-            octave_y = librosa.resample(
-                octave_y, orig_sr=2, target_sr=1, res_type="soxr_hq", scale=True
-            )
+            octave_y = filterbanks.resample(octave_y, 2, 1)
     magnitude /= sqrt_lengths[:, None]
-    chroma: np.ndarray = librosa.feature.chroma_cqt(
-        C=magnitude, sr=rate, bins_per_octave=bins, n_octaves=CHROMA_OCTAVES
-    )
-    return chroma
+    return filterbanks.chroma_from_cqt(magnitude, bins)
 
 
 def summarise(frames: FrameFeatures) -> _BeatSummary:
@@ -1107,17 +1076,13 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
 
 
 def _tonnetz(chroma: np.ndarray) -> np.ndarray:
-    """librosa.feature.tonnetz(chroma=chroma) (frame-local), in chunks of frames: librosa's
-    normalised copy and float64 products of the whole stretch peaked at ~37 MiB for an hour."""
-    import librosa
-
+    """filterbanks.tonnetz (frame-local) in chunks of frames: a normalised copy and float64
+    products of the whole stretch at once peaked at ~37 MiB for an hour."""
     n = chroma.shape[1]
     tonnetz = np.empty((6, n))
     for first in range(0, n, SUMMARY_CHUNK_FRAMES):
         last = min(first + SUMMARY_CHUNK_FRAMES, n)
-        tonnetz[:, first:last] = librosa.feature.tonnetz(
-            chroma=chroma[:, first:last], sr=SAMPLE_RATE
-        )
+        tonnetz[:, first:last] = filterbanks.tonnetz(chroma[:, first:last])
     return tonnetz
 
 
@@ -1274,13 +1239,12 @@ def _mean_tempogram(onset_env: np.ndarray, win_length: int) -> np.ndarray:
     odd-length float64 pair. Averaging keeps float32 rounding far below the tolerances.
     """
     import scipy.fft
-    import scipy.signal
 
     n = len(onset_env)
     padded = np.pad(
         onset_env.astype(np.float32), win_length // 2, mode="linear_ramp", end_values=(0, 0)
     )
-    window = scipy.signal.get_window("hann", win_length, fftbins=True).astype(np.float32)
+    window = filterbanks.hann(win_length).astype(np.float32)
     n_fft = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
     total = np.zeros(n_fft // 2 + 1, np.float64)
     # Windowed frames are written straight into a zero-padded FFT buffer (no windowed
