@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import filterbanks
+from . import filterbanks, rhythm
 from .decode import AnalysisError, AudioPath, BlockDecoder
 from .layout import (
     GRID_SECONDS,
@@ -206,33 +206,8 @@ def warm_up() -> None:
     clicks = np.zeros(3 * SAMPLE_RATE, np.float32)
     clicks[:: SAMPLE_RATE // 2] = 1.0
     with _compile_lock():
-        _import_beat_cached()
         noisy = clicks + 0.01 * rng.standard_normal(len(clicks)).astype(np.float32)
         _signal_features(noisy, "warm-up", SAMPLE_RATE, 3.0)
-
-
-def _import_beat_cached() -> None:
-    """Import librosa.beat with every numba kernel cached on disk.
-
-    librosa 0.11 compiles `__beat_local_score` when librosa.beat is imported, with
-    cache=False: ~1-1.7 s of CPU in every process, a third of a command's start-up. Compiled
-    with cache=True it is loaded from disk like librosa's other kernels (same machine code,
-    same results). A no-op once librosa.beat is imported.
-    """
-    if "librosa.beat" in sys.modules:
-        return
-    import numba
-
-    guvectorize = numba.guvectorize
-
-    def cached(*args: Any, **kwargs: Any) -> Any:
-        return guvectorize(*args, **{**kwargs, "cache": True})  # type: ignore[no-untyped-call]
-
-    numba.guvectorize = cached
-    try:
-        import librosa.beat  # noqa: F401
-    finally:
-        numba.guvectorize = guvectorize
 
 
 @contextlib.contextmanager
@@ -977,34 +952,25 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     Consumes `frames`: its dB arrays get their floors in place, and its mel spectrogram (the
     largest array) is let go once the onset envelope and MFCCs are out.
     """
-    import librosa
-
-    sr, hop = SAMPLE_RATE, HOP_LENGTH
-    duration = frames.n_samples / sr
+    duration = frames.n_samples / SAMPLE_RATE
     onset_env, mfcc = _onset_and_mfcc(frames)
     chroma = frames.chroma * np.float32(1 / CHROMA_STEPS)
-    mfcc_delta = librosa.feature.delta(mfcc)
+    mfcc_delta = rhythm.delta(mfcc)
 
     tempo_acf = _mean_tempogram(onset_env, TEMPOGRAM_WIN)
     if onset_env.any():
         # librosa tempo()'s estimate (its prior over the mean tempogram) seeds the tracker,
         # from the layout's 384-frame tempogram: beat_track's own would be a second tempogram
         # (8 s, 344 frames) for the same beat period in nearly every case (sonic-features.md).
-        tempo_tg = tempo_acf[:, None]
-        # librosa ≥ 0.10 returns a 1-element array; float() on it raises with numpy ≥ 2.4.
-        bpm = np.asarray(librosa.feature.tempo(tg=tempo_tg, sr=sr, hop_length=hop)).item()
-        _, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=hop, bpm=bpm)
+        bpm = rhythm.estimate_tempo(tempo_acf)
+        beats = rhythm.track_beats(onset_env, bpm)
     else:
         bpm, beats = 0.0, np.zeros(0, int)
-    beats = np.asarray(beats, dtype=int)
     fallback = len(beats) < MIN_BEATS
     if not fallback:
         bpm = beat_bpm(beats)
-    bounds = (
-        librosa.time_to_frames(np.arange(0.0, duration + 1e-9, GRID_SECONDS), sr=sr, hop_length=hop)
-        if fallback
-        else beats
-    )
+    grid = np.arange(0.0, duration + 1e-9, GRID_SECONDS)
+    bounds = rhythm.time_to_frames(grid) if fallback else beats
 
     # librosa.feature.spectral_contrast's dB step, with its 80 dB floor set by this stretch.
     contrast = _floor(_from_fixed_db(frames.contrast_peak_db))
@@ -1040,7 +1006,7 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     def iqr(name: str) -> np.ndarray:
         return np.asarray(p75[rows[name]] - p25[rows[name]])
 
-    rhythm = _rhythm_dims(
+    rhythm_tower = _rhythm_dims(
         onset_env, per_beat["onset"][0], beats, fallback, tempo_acf, duration, bpm
     )
     timbre = [median("mfcc"), iqr("mfcc"), median("delta"), median("contrast"), iqr("contrast")]
@@ -1059,7 +1025,7 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
     vector = np.concatenate(
         [np.ravel(np.asarray(p, dtype=np.float64)) for p in (*timbre, *harmony)]
     )
-    vector = np.concatenate([rhythm, vector]).astype(np.float32)
+    vector = np.concatenate([rhythm_tower, vector]).astype(np.float32)
     if vector.shape != (N_FEATURES,):
         raise ValueError(f"beat3tower vector has {vector.shape} dims, expected {N_FEATURES}")
 
@@ -1069,7 +1035,7 @@ def summarise(frames: FrameFeatures) -> _BeatSummary:
         n_beats=len(beats),
         fallback=fallback,
         bpm=bpm,
-        tempo_stability=float(rhythm[20]),
+        tempo_stability=float(rhythm_tower[20]),
         half_tempo_likely=half,
         double_tempo_likely=double,
     )
@@ -1131,8 +1097,6 @@ def _rhythm_dims(
     bpm: float,
 ) -> np.ndarray:
     """Rhythm tower (21,) in layout order."""
-    import librosa
-
     p10, p25, p50, p75, p90 = np.percentile(onset_per_beat, [10, 25, 50, 75, 90])
     peak1, peak2, ratio = _tempo_peaks(tempo_acf)
     interval_cv = interval_median = strength_median = strength_iqr = stability = 0.0
@@ -1143,9 +1107,7 @@ def _rhythm_dims(
         s25, s50, s75 = np.percentile(onset_env[beats], [25, 50, 75])
         strength_median, strength_iqr = float(s50), float(s75 - s25)
         stability = float(np.clip(1.0 - interval_cv, 0.0, 1.0))
-    n_onsets = len(
-        librosa.onset.onset_detect(onset_envelope=onset_env, sr=SAMPLE_RATE, hop_length=HOP_LENGTH)
-    )
+    n_onsets = len(rhythm.detect_onsets(onset_env))
     return np.array(
         [
             p50,
@@ -1184,9 +1146,7 @@ def beat_bpm(beats: np.ndarray) -> float:
 
 def _tempo_peaks(acf: np.ndarray) -> tuple[int, int, float]:
     """Lags of the two largest local maxima at lag ≥ 5 and their height ratio (layout rules)."""
-    import librosa
-
-    lags = np.flatnonzero(librosa.util.localmax(acf))
+    lags = np.flatnonzero(rhythm.localmax(acf))
     lags = lags[lags >= 5]
     if len(lags) == 0:
         return 5 + int(np.argmax(acf[5:])), 0, 1.0
