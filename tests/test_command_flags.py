@@ -345,6 +345,15 @@ def test_bpm_is_filled_only_when_empty_and_set_bpm_is_on(sonic_env: BeetsEnv) ->
     assert got["T1"] > 0 and got["T2"] > 0
 
 
+def test_tracks_without_a_known_length_add_no_audio_to_the_eta(sonic_env: BeetsEnv) -> None:
+    # beets stores length 0 when it cannot read a file's duration: such a track counts as no
+    # seconds of audio (the ETA then goes by tracks per second), not as a guessed second each.
+    # Known lengths are counted: test_sonicanalysis_plugin's "(0.5 min of audio)".
+    sonic_env.run("modify", "-y", "-W", "length=0")
+    out = sonic_env.run("sonicanalysis").stdout
+    assert out.splitlines()[0] == "Sonic: analysing 3 tracks (0.0 min of audio) with 1 worker"
+
+
 @pytest.mark.parametrize("command", ["discogsgenres", "sonicanalysis", "buildartifacts"])
 def test_limit_below_one_is_refused(tmp_path: Path, command: str) -> None:
     env = BeetsEnv(tmp_path / "beets", plugins=[command])
