@@ -101,6 +101,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_command_flags.py",
         "tests/test_discogs_writeback.py",
         "tests/test_buildartifacts_plugin.py",  # the library source's genres, keys, fast path
+        "tests/test_discogsgenres_plugin.py",  # lookup targets: discogs_albumid fetched directly
     ],
 }
 
