@@ -167,24 +167,25 @@ def _beat_dp(score: np.ndarray, period: int, tightness: float) -> tuple[np.ndarr
     deviation = [math.log(d) - log_period for d in range(shortest, longest + 1)]
     penalty = np.array([tight * (x * x) for x in deviation])
 
-    # Candidates of frame i, nearest first: padded[i + longest - shortest] down to padded[i]
-    # (window i of the padded array, reversed); the -inf padding stands for frames before 0.
+    # Frame i's candidates are window i of the padded array, padded[i] (2·period back) to
+    # padded[i + longest - shortest] (the nearest); the -inf padding stands for frames before 0.
     padded = np.full(longest + n, -np.inf)
     cumulative = padded[longest:]
-    windows = np.lib.stride_tricks.sliding_window_view(padded, len(penalty))[:, ::-1]
+    windows = np.lib.stride_tricks.sliding_window_view(padded, len(penalty))
+    farthest_first = penalty[::-1].copy()
     head = min(shortest, n)
     cumulative[:head] = score[:head]  # no predecessor yet
     for start in range(shortest, n, shortest):
         stop = min(start + shortest, n)
-        best = (windows[start:stop] - penalty).max(axis=1)
-        cumulative[start:stop] = score[start:stop] + best
+        best = (windows[start:stop] - farthest_first).max(axis=1)
+        np.add(score[start:stop], best, out=cumulative[start:stop])
 
-    # Each frame's predecessor: the first maximum is the nearest candidate, as the kernel's
-    # strict '>' scanning from the nearest keeps it.
+    # Each frame's predecessor: the nearest of the best candidates, as the kernel's strict '>'
+    # scanning from the nearest keeps it (argmax keeps the first: scan nearest first).
     backlink = np.full(n, -1, dtype=np.intp)
     for first in range(head, n, BACKLINK_CHUNK):
         last = min(first + BACKLINK_CHUNK, n)
-        nearest = np.argmax(windows[first:last] - penalty, axis=1)
+        nearest = np.argmax(windows[first:last, ::-1] - penalty, axis=1)
         backlink[first:last] = np.arange(first, last) - shortest - nearest
     # Until the first frame whose score reaches 1 % of the maximum, frames start chains.
     strong = np.flatnonzero(score >= 0.01 * score.max())
