@@ -1,7 +1,8 @@
 """Sonic analysis core: decode audio once and compute beat3tower 137-d feature vectors.
 
-Pure functions over files, arrays and plain data; never imports beets. librosa is imported
-lazily inside the functions that need it (its first use compiles numba code).
+Pure functions over files, arrays and plain data; never imports beets. The analysis needs
+numpy, scipy (fft, sparse), soxr and PyAV only: librosa, whose results our functions reproduce
+(filterbanks, rhythm), is the tests' oracle, not a runtime dependency.
 """
 
 # `decode` (the function) is not re-exported here: it would shadow the `decode` submodule.

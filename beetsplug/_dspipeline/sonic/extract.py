@@ -19,8 +19,6 @@ import dataclasses
 import functools
 import hashlib
 import os
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -195,48 +193,18 @@ def analyse_signal(y: np.ndarray, sr: int) -> TrackFeatures:
 
 @functools.cache
 def warm_up() -> None:
-    """Trigger librosa's lazy imports and numba compilation once per process.
-
-    librosa caches its numba functions on disk, and two processes compiling them at the same
-    time can leave a corrupt cache that crashes every later process (seen with a fresh install
-    and two workers). So the first compilation holds a file lock (one per installation): one
-    process writes the cache, the others wait and then load it.
-    """
+    """Build the filter banks and load every module the analysis uses, once per process, on 3 s
+    of clicks: worker processes forked afterwards start with all of it (see executor)."""
     rng = np.random.default_rng(0)
     clicks = np.zeros(3 * SAMPLE_RATE, np.float32)
     clicks[:: SAMPLE_RATE // 2] = 1.0
-    with _compile_lock():
-        noisy = clicks + 0.01 * rng.standard_normal(len(clicks)).astype(np.float32)
-        _signal_features(noisy, "warm-up", SAMPLE_RATE, 3.0)
-
-
-@contextlib.contextmanager
-def _compile_lock() -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    # One lock per installation (its numba caches live in its site-packages): processes of
-    # other installations write other files and need not wait.
-    install = hashlib.blake2b(sys.prefix.encode(), digest_size=6).hexdigest()
-    path = os.path.join(tempfile.gettempdir(), f"beets-dspipeline-numba-{install}.lock")
-    try:
-        handle = open(path, "a")  # noqa: SIM115 (held across the yield)
-    except OSError:  # e.g. another user's lock file: go on unlocked
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    noisy = clicks + 0.01 * rng.standard_normal(len(clicks)).astype(np.float32)
+    _signal_features(noisy, "warm-up", SAMPLE_RATE, 3.0)
 
 
 @contextlib.contextmanager
 def _internal_errors(name: str) -> Iterator[None]:
-    """Callers get one exception type, whatever librosa raises: AnalysisError("internal")."""
+    """Callers get one exception type, whatever the analysis raises: AnalysisError("internal")."""
     try:
         yield
     except AnalysisError:
@@ -252,7 +220,7 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     executor ran them."""
     try:
         from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # librosa's scikit-learn dependency normally brings it
+    except ImportError:  # a declared dependency; without it, BLAS keeps its own thread count
         return contextlib.nullcontext()
     limits: contextlib.AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
     return limits
