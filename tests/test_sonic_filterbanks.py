@@ -47,9 +47,13 @@ def _corpus() -> np.ndarray:
     return piece
 
 
-@pytest.fixture(params=["generated", pytest.param("corpus", marks=pytest.mark.corpus)])
+@pytest.fixture(
+    scope="module", params=["generated", pytest.param("corpus", marks=pytest.mark.corpus)]
+)
 def signal(request: pytest.FixtureRequest) -> np.ndarray:
-    return _generated() if request.param == "generated" else _corpus()
+    y = _generated() if request.param == "generated" else _corpus()
+    y.flags.writeable = False  # shared by the module's tests
+    return y
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 384, 2048, 2049])

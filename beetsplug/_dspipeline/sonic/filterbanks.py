@@ -2,8 +2,9 @@
 
 Each function gives the values of the librosa function named in its docstring, with the
 parameters the extractor uses (tests/test_sonic_filterbanks.py holds them to librosa's output).
-librosa is the reference, not a dependency of analysis: importing it pulls in numba/llvmlite,
-scipy.signal and scipy.stats, about 2 s of CPU and 150 MiB per process before the first track.
+librosa is the reference, not a dependency of analysis: what these functions needed from it
+pulled in numba/llvmlite, scipy.signal and scipy.stats, ~1.4 s of CPU and ~170 MiB per process
+before the first track (benchmarks/sonic_filterbanks.py).
 The arithmetic follows the formulas step by step in the same float types, so results agree to
 the last bit where the operations allow, and to float rounding elsewhere.
 """
