@@ -74,9 +74,10 @@ def _failure(job: AnalysisJob, reason: str, message: str, started: float) -> Ana
 
 SCHEDULER_CONNECT_S = 10
 WATCHDOG_POLL_S = 0.5  # where pidfds are missing: how often a worker checks for its parent
-# CPU seconds a spawned worker costs to start (imports, filter banks; ~0.6 s measured, with margin):
-# with less work than this left, this process finishes it alone. Forked workers cost ~0.
-POOL_START_S = 5.0
+# Seconds a spawned worker costs to start (interpreter, imports, filter banks: 0.5-0.6 s of CPU,
+# 0.7-1.1 s wall at load 3): with less work than this left, this process finishes it alone.
+# Forked workers cost ~0.
+POOL_START_S = 2.0
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
