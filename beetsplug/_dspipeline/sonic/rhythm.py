@@ -112,7 +112,8 @@ def track_beats(
 
     # Scaled in the envelope's dtype; everything after it is float64 (librosa's float64
     # period selects its kernels' float64 versions).
-    tiny = np.finfo(env.dtype).tiny if np.issubdtype(env.dtype, np.floating) else 0.0
+    floating = np.issubdtype(env.dtype, np.floating)
+    tiny = np.finfo(env.dtype if floating else np.float32).tiny  # librosa's util.tiny
     normalised = (env / (env.std(ddof=1) + tiny)).astype(np.float64)
     score = _local_score(normalised, period)
     cumulative, backlink = _beat_dp(score, period, TIGHTNESS)
@@ -190,7 +191,7 @@ def _beat_dp(score: np.ndarray, period: int, tightness: float) -> tuple[np.ndarr
     # Until the first frame whose score reaches 1 % of the maximum, frames start chains.
     strong = np.flatnonzero(score >= 0.01 * score.max())
     backlink[: strong[0] if len(strong) else n] = -1
-    return cumulative.copy(), backlink
+    return cumulative, backlink
 
 
 def _last_beat(cumulative: np.ndarray) -> int:
@@ -260,6 +261,8 @@ def peak_pick(
     if min(pre_max, pre_avg, wait) < 0 or min(post_max, post_avg) <= 0 or delta < 0:
         raise ValueError("peak_pick: windows and wait must be >= 0 (post windows > 0), delta >= 0")
     x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):  # the compiled kernel averages integers in float64
+        x = x.astype(np.float64)
     n = len(x)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
