@@ -62,9 +62,8 @@ def _envelope(kind: str, seed: int, seconds: float = 60.0) -> np.ndarray:
         env = np.zeros(n)
         for lo, hi in ((0.15, 0.4), (0.55, 0.8)):
             part = frames[int(lo * n) : int(hi * n)]
-            env[part] = np.maximum(0.0, np.cos(2 * np.pi * part / period)) ** 8 + 0.1 * rng.random(
-                len(part)
-            )
+            pulse = np.maximum(0.0, np.cos(2 * np.pi * part / period)) ** 8
+            env[part] = pulse + 0.1 * rng.random(len(part))
     elif kind == "tempo_change":  # the period shrinks by a third halfway
         env = np.where(
             frames < n // 2,
