@@ -34,7 +34,7 @@ __all__ = [
 TIGHTNESS = 100.0  # librosa's default: how strongly beat spacing is held to the period
 START_BPM = 120.0  # centre of the tempo prior
 MAX_BPM = 320.0  # tempo prior: faster lags are excluded
-BACKLINK_CHUNK = 4096  # frames per step of the predecessor search (~2 MB of candidates)
+BACKLINK_VALUES = 1 << 18  # candidate values per step of the predecessor search (2 MB)
 
 
 def localmax(x: np.ndarray) -> np.ndarray:
@@ -184,8 +184,9 @@ def _beat_dp(score: np.ndarray, period: int, tightness: float) -> tuple[np.ndarr
     # Each frame's predecessor: the nearest of the best candidates, as the kernel's strict '>'
     # scanning from the nearest keeps it (argmax keeps the first: scan nearest first).
     backlink = np.full(n, -1, dtype=np.intp)
-    for first in range(head, n, BACKLINK_CHUNK):
-        last = min(first + BACKLINK_CHUNK, n)
+    chunk = max(1, BACKLINK_VALUES // len(penalty))
+    for first in range(head, n, chunk):
+        last = min(first + chunk, n)
         nearest = np.argmax(windows[first:last, ::-1] - penalty, axis=1)
         backlink[first:last] = np.arange(first, last) - shortest - nearest
     # Until the first frame whose score reaches 1 % of the maximum, frames start chains.
