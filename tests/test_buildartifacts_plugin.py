@@ -235,6 +235,23 @@ def test_discogs_all_lookups_failing_is_exit_1_but_the_pair_is_built(env: BeetsE
     assert env.run("buildartifacts", "--stages", "verify").returncode == 0
 
 
+def test_the_discogs_stage_puts_its_results_onto_the_albums(env: BeetsEnv) -> None:
+    # As `beet discogsgenres` does: a looked-up album gets its fields (`beet ls -a
+    # discogs_styles:techno`), not only the sidecar rows.
+    with sqlite3.connect(env.sidecar_path) as conn:  # the techno albums are not looked up yet
+        conn.execute("DELETE FROM album_genres WHERE genre = 'electronic'")
+    catalog = Catalog()
+    catalog.add_album("Jeff Mills", "Waveform Transmission", 2000, ["Electronic"], ["Techno"])
+    with StandinServer(catalog, token="tok-secret-56", rate_limit_per_min=1000) as server:
+        env.config["discogsgenres"] = {"base_url": server.base_url, "retries": 0, "timeout": 2}
+        env.write_config()
+        env.run("buildartifacts", "--stages", "discogs", env={"DISCOGS_TOKEN": "tok-secret-56"})
+    found = env.run(
+        "ls", "-a", "-f", "$albumartist|$discogs_genres|$discogs_styles", "discogs_styles::."
+    )
+    assert found.stdout.strip() == "Jeff Mills|electronic|techno"
+
+
 def test_the_adapter_names_the_pipeline_stages() -> None:
     from beetsplug._dspipeline.pipeline import STAGES
     from beetsplug.buildartifacts import STAGE_NAMES
