@@ -171,7 +171,8 @@ class _MonoResampler:
 def decode(path: AudioPath) -> DecodedAudio:
     """Decode `path` to mono float32 at 22050 Hz; raises AnalysisError (reason codes above)."""
     with BlockDecoder(path) as decoder:
-        out = _Output(decoder.expected_samples() + SAMPLE_RATE)
+        # Room for a declared length 5 % short; _Output grows beyond that.
+        out = _Output(int((decoder.expected_samples() or 0) * 1.05) + SAMPLE_RATE)
         for block in decoder.blocks():
             out.append(block)
         return DecodedAudio(
@@ -240,9 +241,10 @@ class BlockDecoder:
     def __exit__(self, *exc: object) -> None:
         self._container.close()
 
-    def expected_samples(self) -> int:
-        """Output samples the declared length promises, plus 5 % (0 when undeclared)."""
-        return int((self.declared_seconds or 0.0) * SAMPLE_RATE * 1.05)
+    def expected_samples(self) -> int | None:
+        """Output samples (at SAMPLE_RATE) the declared length promises; None when undeclared."""
+        declared = self.declared_seconds
+        return round(declared * SAMPLE_RATE) if declared else None
 
     def blocks(self) -> Iterator[np.ndarray]:
         fs_path, container, stream = self.path, self._container, self._stream

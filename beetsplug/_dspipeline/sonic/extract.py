@@ -147,9 +147,7 @@ def analyse_file(path: AudioPath) -> TrackFeatures:
     with BlockDecoder(path) as decoder, _one_blas_thread():
         with _internal_errors(name):
             warm_up()
-        declared = decoder.declared_seconds
-        expected = round(declared * SAMPLE_RATE) if declared else None
-        stream = _Stream(name, expected, lambda ranges: _refetch(path, ranges))
+        stream = _Stream(name, decoder.expected_samples(), lambda ranges: _refetch(path, ranges))
         for block in decoder.blocks():
             stream.feed(block)
         features = stream.finish(decoder.source_sample_rate, decoder.duration)
