@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -144,13 +145,15 @@ def analyse_file(path: AudioPath) -> TrackFeatures:
     blocks as they arrive (see _Stream).
     """
     name = os.fsdecode(path)
-    with BlockDecoder(path) as decoder, _one_blas_thread():
+    with BlockDecoder(path) as decoder:
         with _internal_errors(name):
-            warm_up()
-        stream = _Stream(name, decoder.expected_samples(), lambda ranges: _refetch(path, ranges))
-        for block in decoder.blocks():
-            stream.feed(block)
-        features = stream.finish(decoder.source_sample_rate, decoder.duration)
+            warm_up()  # first: _one_blas_thread limits the BLAS libraries loaded by then
+        with _one_blas_thread():
+            refetch = functools.partial(_refetch, path)
+            stream = _Stream(name, decoder.expected_samples(), refetch)
+            for block in decoder.blocks():
+                stream.feed(block)
+            features = stream.finish(decoder.source_sample_rate, decoder.duration)
     return dataclasses.replace(features, audio_hash=decoder.audio_hash)
 
 
@@ -216,12 +219,22 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     """Single-threaded BLAS while analysing: parallelism comes from worker processes, and a
     fixed thread count keeps float summation order, hence the vectors, identical whichever
     executor ran them."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # a declared dependency; without it, BLAS keeps its own thread count
+    controller = _threadpools()
+    if controller is None:  # a declared dependency; without it, BLAS keeps its own thread count
         return contextlib.nullcontext()
-    limits: contextlib.AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
+    limits: contextlib.AbstractContextManager[object] = controller.limit(limits=1, user_api="blas")
     return limits
+
+
+@functools.cache
+def _threadpools() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once: threadpool_limits()
+    looks them up again on every call (~0.4 ms per file)."""
+    try:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return ThreadpoolController()
 
 
 def _signal_features(
@@ -421,10 +434,12 @@ class _Stream:
     def feed(self, block: np.ndarray) -> None:
         if not self._finite or len(block) == 0:
             return
-        if not np.all(np.isfinite(block)):
+        # The peak is NaN or infinite exactly when a sample is: one pass checks both.
+        peak = float(np.max(np.abs(block)))
+        if not math.isfinite(peak):
             self._finite = False  # reported once the decoder has had its say
             return
-        self._peak = max(self._peak, float(np.max(np.abs(block))))
+        self._peak = max(self._peak, peak)
         for kept in self._kept:
             kept.take(self._samples.end, block)
         self._samples.append(block)
@@ -597,7 +612,7 @@ def _stft_frames(y: np.ndarray, first: int, last: int) -> tuple[dict[str, np.nda
     peak, valley = _band_peaks_valleys(mag, _contrast_bands())
     rolloff, centroid, bandwidth = spectral_shape(mag)
     features = {
-        "mel_power": np.asarray(_mel_basis() @ np.square(mag)),
+        "mel_power": np.asarray(_mel_basis() @ _c_ordered_square(mag)),
         "contrast_peak": peak,
         "contrast_valley": valley,
         "rolloff": rolloff,
@@ -606,6 +621,13 @@ def _stft_frames(y: np.ndarray, first: int, last: int) -> tuple[dict[str, np.nda
         "zcr": _zero_crossing_rate(_padded_window(y, start, stop, "edge"), last - first),
     }
     return features, mag
+
+
+def _c_ordered_square(mag: np.ndarray) -> np.ndarray:
+    """mag² as a C-ordered array: the sparse product copies any other layout first."""
+    power = np.empty(mag.shape, mag.dtype)
+    np.square(mag, out=power)
+    return power
 
 
 def _zero_crossing_rate(window: np.ndarray, n_frames: int) -> np.ndarray:
@@ -901,10 +923,10 @@ def _chroma_cqt(y: np.ndarray, rate: int, hop: int, tuning: float) -> np.ndarray
         # FFT along axis 0 of the transposed view: the (bins, frames) result is C-ordered, as
         # the sparse product needs (an F-ordered operand costs it a full copy).
         spectrum = scipy.fft.rfft(frames.T, axis=0)
+        rows = magnitude[bins * (CHROMA_OCTAVES - 1 - octave) : bins * (CHROMA_OCTAVES - octave)]
+        np.abs(basis @ spectrum, out=rows)
         # librosa scales each octave by sqrt(downsampling factor) = 2 ** (octave / 2).
-        response = np.abs(basis @ spectrum) * np.float32(2.0 ** (octave / 2))
-        rows = slice(bins * (CHROMA_OCTAVES - 1 - octave), bins * (CHROMA_OCTAVES - octave))
-        magnitude[rows] = response[:, :n]
+        rows *= np.float32(2.0 ** (octave / 2))
         if octave < CHROMA_OCTAVES - 1:
             octave_hop //= 2
             octave_y = filterbanks.resample(octave_y, 2, 1)

@@ -262,7 +262,8 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     ratio = float(target_sr) / orig_sr
     n_out = int(np.ceil(len(y) * ratio))
     out = np.asarray(soxr.resample(y, orig_sr, target_sr, quality="HQ"))[:n_out]
-    out = np.pad(out, (0, n_out - len(out)))  # soxr may give a sample or two fewer
-    # Divided in float64 and rounded once, as librosa's in-place division by a float64 does.
-    scaled: np.ndarray = (out / np.sqrt(ratio)).astype(y.dtype)
+    scaled = np.zeros(n_out, y.dtype)  # soxr may give a sample or two fewer: zeros
+    # Divided in float64 and rounded once, as librosa's in-place division by a float64 does;
+    # in one pass (ufunc buffering), without a float64 copy of the signal.
+    np.divide(out, np.sqrt(ratio), out=scaled[: len(out)], dtype=np.float64, casting="unsafe")
     return scaled
