@@ -102,6 +102,9 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_discogs_writeback.py",
         "tests/test_buildartifacts_plugin.py",  # the library source's genres, keys, fast path
         "tests/test_discogsgenres_plugin.py",  # lookup targets: discogs_albumid fetched directly
+        # the executor setting (the other sonic settings are in test_command_flags)
+        "tests/test_sonicanalysis_plugin.py::test_dask_without_scheduler_is_a_clear_error",
+        "tests/test_sonicanalysis_plugin.py::test_unreachable_dask_scheduler_is_a_one_line_error",
     ],
 }
 

@@ -6,6 +6,7 @@ import shutil
 import signal
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,11 @@ def failures(env: BeetsEnv) -> dict[str, str]:
         }
 
 
+def failed_at(env: BeetsEnv) -> dict[int, float]:
+    with sqlite3.connect(env.sidecar_path) as conn:
+        return dict(conn.execute("SELECT item_id, failed_at FROM sonic_failures").fetchall())
+
+
 def analysed_at(env: BeetsEnv) -> dict[str, float]:
     with sqlite3.connect(env.sidecar_path) as conn:
         return dict(conn.execute("SELECT audio_key, analysed_at FROM sonic_features"))
@@ -93,8 +99,13 @@ def env(tmp_path: Path) -> BeetsEnv:
 
 
 def test_analyses_every_track_sets_bpm_and_skips_next_time(env: BeetsEnv) -> None:
+    started = time.monotonic()
     out = env.run("sonicanalysis").stdout
+    took = time.monotonic() - started
     assert analysed_count(out) == 4
+    # The summary's duration is the run's own: within the time the whole command took.
+    summary = next(line for line in out.splitlines() if "analysed," in line)
+    assert 0 <= float(summary.rsplit(" in ", 1)[1].removesuffix("s")) <= took + 0.05
     # The first progress line comes at once and counts seconds of audio (the ETA's basis).
     sonic_lines = [line for line in out.splitlines() if line.startswith("Sonic: ")]
     assert sonic_lines[0] == "Sonic: analysing 4 tracks (0.5 min of audio) with 1 worker"
@@ -211,17 +222,22 @@ def test_kill_mid_run_leaves_whole_rows_and_resumes(tmp_path: Path) -> None:
 
 def test_auto_analyses_on_import(tmp_path: Path) -> None:
     env = make_env(tmp_path, auto=True)
-    write_library(tmp_path / "in", ALBUMS[:1])
+    # A track too short to analyse: its failure is recorded once, like the command's.
+    blip = TrackSpec("Blip", 120, 60, 0.5)
+    write_library(tmp_path / "in", [replace(ALBUMS[0], tracks=[*ALBUMS[0].tracks, blip])])
     env.run("import", str(tmp_path / "in"))
     assert len(features(env)) == 2
+    assert list(failures(env).values()) == ["too_short"]
+    failed_before = failed_at(env)
     sidecar = Sidecar(env.sidecar_path)
     paths = {bytes(p) for (p,) in sidecar._query("SELECT path FROM sonic_files")}
     sidecar.close()
     assert all(str(env.music_dir).encode() in p for p in paths)  # final paths, not the sources
-    # Re-importing analysed files (`import -L` sends album_imported again) must not redo them.
+    # Re-importing analysed files (`import -L` sends album_imported again) must not redo them,
+    # nor retry the unchanged file that failed (only `--retry-failed` does).
     before = analysed_at(env)
     proc = env.run("-v", "import", "-L")
-    assert analysed_at(env) == before
+    assert analysed_at(env) == before and failed_at(env) == failed_before
     assert "sonicanalysis: analysed 0 tracks (0 failed)" in proc.stdout + proc.stderr
 
 
