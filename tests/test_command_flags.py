@@ -347,11 +347,17 @@ def test_bpm_is_filled_only_when_empty_and_set_bpm_is_on(sonic_env: BeetsEnv) ->
 
 def test_tracks_without_a_known_length_add_no_audio_to_the_eta(sonic_env: BeetsEnv) -> None:
     # beets stores length 0 when it cannot read a file's duration: such a track counts as no
-    # seconds of audio (the ETA then goes by tracks per second), not as a guessed second each.
-    # Known lengths are counted: test_sonicanalysis_plugin's "(0.5 min of audio)".
+    # seconds of audio (the ETA then goes by tracks per second), not as a guessed second each,
+    # in `sonicanalysis` and in the sonic stage of `buildartifacts` alike. Known lengths are
+    # counted: test_sonicanalysis_plugin's "(0.5 min of audio)".
     sonic_env.run("modify", "-y", "-W", "length=0")
-    out = sonic_env.run("sonicanalysis").stdout
-    assert out.splitlines()[0] == "Sonic: analysing 3 tracks (0.0 min of audio) with 1 worker"
+    sonic_env.config["plugins"] = ["sonicanalysis", "buildartifacts"]
+    sonic_env.write_config()
+    start = "Sonic: analysing 3 tracks (0.0 min of audio) with 1 worker"
+    out = sonic_env.run("buildartifacts", "--stages", "sonic").stdout
+    assert f"  {start}" in out.splitlines()
+    out = sonic_env.run("sonicanalysis", "--force").stdout
+    assert out.splitlines()[0] == start
 
 
 @pytest.mark.parametrize("command", ["discogsgenres", "sonicanalysis", "buildartifacts"])
