@@ -133,10 +133,11 @@ class _MonoResampler:
             self._params = params
             self._fifo = av.AudioFifo()
             # numpy down-mixes planar float mono and stereo (what most codecs decode to) as
-            # FFmpeg's mixer does, at a third of its cost; the mixer takes everything else.
+            # FFmpeg's mixer does, at a third of its cost; the mixer takes everything else
+            # (other two-channel layouts too: FFmpeg weighs e.g. an LFE channel differently).
             self._mixer = (
                 None
-                if params[0] == "fltp" and frame.layout.nb_channels <= 2
+                if params[0] == "fltp" and params[1] in ("mono", "stereo")
                 else av.AudioResampler(
                     format="flt", layout="mono", rate=frame.sample_rate, options=MIX_OPTIONS
                 )
