@@ -16,7 +16,7 @@ runs. Two figures per run:
 - rate: the analysis phase alone, in seconds of audio per wall second: the set's audio over
   the time from the first audio file being opened (by the command or a worker: the first
   decode; polled every 5 ms in /proc) to the last track stored (the sidecar's `analysed_at`).
-  Outside it: Python's and beets' start-up, planning, the warm-up (imports, numba kernels;
+  Outside it: Python's and beets' start-up, planning, the warm-up (imports, filter banks;
   the worker forks after it) and the process exit.
 
 CPU is user + system time of the command and its workers. Other load on the machine holds the
@@ -170,7 +170,7 @@ def main() -> None:
             f" {len(files)} tracks; ratios > 1: -j 2 is faster",
             flush=True,
         )
-        env.run("sonicanalysis", "-j", "1", "id:1..1")  # numba's on-disk cache filled once
+        env.run("sonicanalysis", "-j", "1", "id:1..1")  # one untimed run first (disk caches)
         results = {n: compare(env, files, n, args.rounds) for n in (len(files), *SMALL_SETS)}
         print(f"load after: {os.getloadavg()[0]:.2f}")
         table(results)
