@@ -102,6 +102,19 @@ def test_import_stage_stores_genres_styles_and_misses(
     assert "Björk" in imported.run("ls", "-a", "discogs_genres:electronic").stdout
 
 
+def test_the_fields_are_the_albums_and_items_get_no_copies(
+    imported: BeetsEnv, server: StandinServer
+) -> None:
+    # Item templates read `$discogs_styles` through the album; a copy stored on each item
+    # would shadow the album's value once a later lookup changes it.
+    imported.run("discogsgenres", "--force")  # the command's path; the import stage ran too
+    with sqlite3.connect(imported.library_path) as conn:
+        album_keys = {k for (k,) in conn.execute("SELECT key FROM album_attributes")}
+        item_keys = {k for (k,) in conn.execute("SELECT key FROM item_attributes")}
+    assert {"discogs_genres", "discogs_styles"} <= album_keys
+    assert not {k for k in item_keys if k.startswith("discogs_")}
+
+
 def test_second_run_skips_everything_and_sends_nothing(
     imported: BeetsEnv, server: StandinServer
 ) -> None:
