@@ -183,6 +183,11 @@ def test_network_error_writes_no_marker_and_is_retried(
     server.faults.clear()
     out = env.run("discogsgenres").stdout
     assert "2 processed: 2 hits" in out
+    # A failed re-lookup keeps what the album has: its fields stay as they were.
+    server.faults.inject("500", times=None)
+    assert env.run("discogsgenres", "--force", check=False).returncode == 1
+    out = env.run("ls", "-a", "-f", "$discogs_styles", "album:Computer World").stdout
+    assert out.strip() == "synth-pop; electro"
 
 
 def test_rate_limit_bursts_are_survived(tmp_path: Path, server: StandinServer) -> None:
