@@ -207,16 +207,6 @@ def album_row(album: Album) -> AlbumRow | None:
     return AlbumRow(key, model_id(album), album.albumartist.strip(), album.album.strip(), year)
 
 
-def item_album_keys(lib: Library, items: Sequence[Item]) -> dict[int, str | None]:
-    """item id → album key: its album's fields (the item's own ones for singletons)."""
-    albums = {model_id(a): (a.albumartist, a.album) for a in lib.albums()}
-    keys = {}
-    for item in items:
-        fields = albums.get(int(item.album_id or 0), (item.albumartist, item.album))
-        keys[model_id(item)] = album_key_of(*fields)
-    return keys
-
-
 def sonic_tracks(items: Sequence[Item]) -> list[SonicTrack]:
     from beetsplug._dspipeline.sonic_run import SonicTrack
 
