@@ -332,6 +332,19 @@ def test_report_artifacts_option(env: BeetsEnv, moved_artifacts: Path, tmp_path:
     assert "coloured by album" in html and "Miles Davis – Kind of Blue" in html
     proc = env.run("dsreport", "--artifacts", str(tmp_path / "nowhere"), check=False)
     assert proc.returncode == 1 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr
+    # Without -o the report goes into the artifacts folder read (a copy: the fixture's stays).
+    copy = tmp_path / "copy"
+    shutil.copytree(moved_artifacts, copy)
+    env.run("dsreport", "--artifacts", str(copy))
+    written = (copy / "dspipeline_report.html").read_bytes()
+    assert written.count(b"<circle") == 18
+    # A damaged artifact: one line naming it, and the report there before is left whole.
+    matrices = copy / "data_matrices_step1.npz"
+    matrices.write_bytes(matrices.read_bytes()[:200])
+    proc = env.run("dsreport", "--artifacts", str(copy), check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "data_matrices_step1.npz" in proc.stderr.strip().splitlines()[-1]
+    assert (copy / "dspipeline_report.html").read_bytes() == written
 
 
 def test_report_keeps_the_last_full_build_beside_the_last_call(
