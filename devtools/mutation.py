@@ -71,6 +71,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_token_secrecy.py",
         "tests/test_discogsgenres_plugin.py",
         "tests/test_discogs_writeback.py::test_verbose_shows_candidates_scores_and_why",
+        "tests/test_discogs_writeback.py::test_import_stage_sets_genres_and_never_writes_the_source_files",
         "tests/test_command_flags.py::test_threshold_flag_and_its_boundary",
         "tests/test_command_flags.py::test_limit_below_one_is_refused",
         "tests/test_command_flags.py::test_exit_status_is_1_only_when_every_lookup_failed",

@@ -190,6 +190,16 @@ def test_network_error_writes_no_marker_and_is_retried(
     assert out.strip() == "synth-pop; electro"
 
 
+def test_the_first_ten_errors_are_listed(tmp_path: Path, server: StandinServer) -> None:
+    env = make_env(tmp_path, server, auto=False)
+    albums = [(f"Band {i:02d}", f"Album Title {i:02d}", 1990) for i in range(11)]
+    env.run("import", str(make_music(tmp_path / "in", albums)))
+    server.faults.inject("500", times=None)
+    proc = env.run("discogsgenres", check=False)
+    assert proc.returncode == 1 and "11 errors" in proc.stdout
+    assert proc.stdout.count("  error: ") == 10
+
+
 def test_rate_limit_bursts_are_survived(tmp_path: Path, server: StandinServer) -> None:
     env = make_env(tmp_path, server, auto=False, retries=4)
     env.run("import", str(make_music(tmp_path / "in", ALBUMS[:2])))
