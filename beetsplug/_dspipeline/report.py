@@ -30,7 +30,7 @@ from .artifact_format import DATA_FILE, GENRE_SIM_FILE, LAST_BUILD_REPORT_FILE, 
 from .genre_sim import load_genre_similarity
 from .genres import GenreNormaliser
 from .npzio import ArtifactFileError, load_npz, write_text_atomic
-from .sidecar import DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE, AlbumRow, Sidecar
+from .sidecar import DISCOGS_SOURCES, DISCOGS_STYLE_SOURCE, AlbumRow, Sidecar
 
 if TYPE_CHECKING:
     from .pipeline import LibraryTrack
@@ -115,11 +115,10 @@ def gather_report_data(
         genre_counts.update(names)
         if not names:
             without_genre += 1
-    discogs = (DISCOGS_GENRE_SOURCE, DISCOGS_STYLE_SOURCE)
     return ReportData(
         n_albums=len(album_keys),
         albums_with_genres=sum(
-            1 for k in album_keys if any(s in discogs for _, s in genres.get(k, []))
+            1 for k in album_keys if any(s in DISCOGS_SOURCES for _, s in genres.get(k, []))
         ),
         album_misses=len(album_keys & sidecar.albums_marked_empty()),
         album_errors=sum(1 for k in album_keys if k in errors),
